@@ -148,17 +148,19 @@ public sealed class ResultBlock
         }
 
         var bytes = new List<byte>(field.Length);
-        for (var i = 0; i < field.Length; i++)
+        var run = 0;
+        for (var i = 0; i <= field.Length; i++)
         {
-            var c = field[i];
-            if (c == '%' && i + 2 < field.Length && IsHex(field[i + 1]) && IsHex(field[i + 2]))
+            var escape = i < field.Length && field[i] == '%' && i + 2 < field.Length && IsHex(field[i + 1]) && IsHex(field[i + 2]);
+            if (i == field.Length || escape)
             {
-                bytes.Add(Convert.ToByte(field.Substring(i + 1, 2), 16));
-                i += 2;
-            }
-            else
-            {
-                bytes.AddRange(Encoding.UTF8.GetBytes(c.ToString()));
+                bytes.AddRange(Encoding.UTF8.GetBytes(field.Substring(run, i - run)));
+                if (escape)
+                {
+                    bytes.Add(Convert.ToByte(field.Substring(i + 1, 2), 16));
+                    i += 2;
+                    run = i + 1;
+                }
             }
         }
 
