@@ -19,6 +19,9 @@ public enum S3MountErrorKind
     ConnectionError,
     OperationStopped,
     DeviceError,
+    ResourceBusy,
+    WriteError,
+    InvalidResult,
 }
 
 /// <summary>

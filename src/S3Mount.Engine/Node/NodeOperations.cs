@@ -1,0 +1,166 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using S3Mount.Engine.Errors;
+using S3Mount.Engine.Model;
+using S3Mount.Engine.Scripts;
+using S3Mount.Engine.Units;
+
+namespace S3Mount.Engine.Node;
+
+/// <summary>What to create, and how.</summary>
+public sealed class CreateRequest
+{
+    public CreateRequest(MountSpec spec) => Spec = spec;
+
+    public MountSpec Spec { get; }
+
+    /// <summary>Replace a different existing spec (or adopt a recipe unit); the mount restarts.</summary>
+    public bool Force { get; set; }
+
+    public bool NoStart { get; set; }
+
+    public bool NoEnable { get; set; }
+
+    /// <summary>Keep the new unit when its start fails, instead of rolling back.</summary>
+    public bool KeepOnFailure { get; set; }
+
+    /// <summary>An offline image root (AMI or chroot build): write into it, start nothing.</summary>
+    public string? Root { get; set; }
+
+    /// <summary>How long to wait for the mount to answer after starting.</summary>
+    public int WaitSeconds { get; set; } = 60;
+
+    public string MountS3Path { get; set; } = UnitRenderer.DefaultMountS3Path;
+}
+
+/// <summary>A service action that needs no other input.</summary>
+public enum ServiceAction
+{
+    Start,
+    Stop,
+    Restart,
+    Enable,
+    Disable,
+}
+
+/// <summary>
+/// Renders each node operation into one POSIX sh script. Input is validated here, before anything can be written:
+/// bad input throws and no script exists to run.
+/// </summary>
+public static class NodeOperations
+{
+    /// <summary>Create (or adopt, or with Force replace) one mount service.</summary>
+    public static NodeScript Create(CreateRequest request)
+    {
+        var spec = request.Spec;
+        SpecValidator.EnsureValid(spec);
+        var root = NormalizeRoot(request.Root);
+        var o = spec.Options;
+        var requirements = OptionCatalog.All
+            .Where(d => d.IsSet(o) && d.RequiredVersion(o) > new MountpointVersion(1, 0, 0))
+            .Select(d => d.RequiredVersion(o).Core + " --" + d.Name + (d.Arity == OptionArity.Flag ? string.Empty : " " + d.Format(o)![0]));
+        var extras = spec.ExtraArguments.Select(a => a.Substring(2).Split('=')[0]);
+        var needsAllowOther = (o.AllowOther || o.AllowRoot) && spec.User != "root" && spec.User != "0";
+        return NodeScript.Compose("create", new Dictionary<string, string>
+        {
+            ["ROOT"] = root,
+            ["NAME"] = spec.UnitName,
+            ["BUCKET"] = spec.Bucket,
+            ["BUCKET_X"] = XValue.Encode(spec.Bucket),
+            ["MPATH"] = spec.Path,
+            ["MPATH_X"] = XValue.Encode(spec.Path),
+            ["MPATH_MI"] = MountPath.ToMountInfo(spec.Path),
+            ["SVC_USER"] = spec.User,
+            ["SVC_GROUP"] = spec.Group ?? string.Empty,
+            ["UNIT_B64"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(UnitRenderer.Render(spec, request.MountS3Path))),
+            ["MOUNTS3"] = request.MountS3Path,
+            ["CACHE_DIR"] = o.CacheDirectory ?? string.Empty,
+            ["NEEDS_ALLOW_OTHER"] = Flag(needsAllowOther),
+            ["REQS"] = string.Join("\n", requirements),
+            ["EXTRAS"] = string.Join(" ", extras),
+            ["FORCE"] = Flag(request.Force),
+            ["NO_START"] = Flag(request.NoStart),
+            ["NO_ENABLE"] = Flag(request.NoEnable),
+            ["KEEP_ON_FAILURE"] = Flag(request.KeepOnFailure),
+            ["WAIT_SECONDS"] = Seconds(request.WaitSeconds),
+        });
+    }
+
+    /// <summary>List every mount service (or the named ones) with state and health; also what Test runs.</summary>
+    public static NodeScript List(IEnumerable<string>? names = null, string? root = null) =>
+        NodeScript.Compose("list", new Dictionary<string, string>
+        {
+            ["ROOT"] = NormalizeRoot(root),
+            ["NAMES"] = Names(names),
+        });
+
+    /// <summary>Repair Stale, NotMounted and Failed services (Hung too with force).</summary>
+    public static NodeScript Repair(IEnumerable<string>? names = null, bool force = false, int waitSeconds = 60) =>
+        NodeScript.Compose("repair", new Dictionary<string, string>
+        {
+            ["ROOT"] = string.Empty,
+            ["NAMES"] = Names(names),
+            ["FORCE"] = Flag(force),
+            ["WAIT_SECONDS"] = Seconds(waitSeconds),
+        });
+
+    /// <summary>Start, stop, restart, enable or disable the named services.</summary>
+    public static NodeScript Control(ServiceAction action, IEnumerable<string> names, int waitSeconds = 60)
+    {
+        var n = Names(names);
+        if (n.Length == 0)
+        {
+            throw new S3MountException(ErrorIds.NameInvalid, S3MountErrorKind.InvalidArgument, "Name at least one service (mountpoint-s3-<id>.service).", null);
+        }
+
+        return NodeScript.Compose("control", new Dictionary<string, string>
+        {
+            ["ROOT"] = string.Empty,
+            ["NAMES"] = n,
+            ["ACTION"] = action.ToString().ToLowerInvariant(),
+            ["WAIT_SECONDS"] = Seconds(waitSeconds),
+        });
+    }
+
+    /// <summary>Remove the named services.</summary>
+    public static NodeScript Remove(IEnumerable<string> names, bool force = false, bool removeDirectory = false, string? root = null)
+    {
+        var n = Names(names);
+        if (n.Length == 0)
+        {
+            throw new S3MountException(ErrorIds.NameInvalid, S3MountErrorKind.InvalidArgument, "Name at least one service (mountpoint-s3-<id>.service).", null);
+        }
+
+        return NodeScript.Compose("remove", new Dictionary<string, string>
+        {
+            ["ROOT"] = NormalizeRoot(root),
+            ["NAMES"] = n,
+            ["FORCE"] = Flag(force),
+            ["REMOVE_DIR"] = Flag(removeDirectory),
+        });
+    }
+
+    /// <summary>Validates an offline root: absolute, normalised, not <c>/</c> (that is the live system).</summary>
+    public static string NormalizeRoot(string? root)
+    {
+        if (string.IsNullOrEmpty(root))
+        {
+            return string.Empty;
+        }
+
+        return MountPath.NormalizeAbsolute(root, "The image root (-Root)", "S3MountRootInvalid", refuseSystem: true);
+    }
+
+    private static string Names(IEnumerable<string>? names) =>
+        string.Join(" ", (names ?? Enumerable.Empty<string>()).Select(UnitNames.Normalize).Distinct(StringComparer.Ordinal));
+
+    private static string Flag(bool value) => value ? "1" : "0";
+
+    private static string Seconds(int seconds) =>
+        seconds is < 1 or > 3600
+            ? throw new S3MountException(ErrorIds.OptionInvalid, S3MountErrorKind.InvalidArgument, $"A wait of {seconds} s is out of range (1 to 3600).", seconds)
+            : seconds.ToString(CultureInfo.InvariantCulture);
+}

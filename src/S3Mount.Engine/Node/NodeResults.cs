@@ -1,0 +1,316 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using S3Mount.Engine.Errors;
+using S3Mount.Engine.Model;
+using S3Mount.Engine.Units;
+
+namespace S3Mount.Engine.Node;
+
+/// <summary>How a mount is doing.</summary>
+public enum MountHealth
+{
+    Unknown,
+
+    /// <summary>Mounted by mount-s3 and a stat of the path answers.</summary>
+    Healthy,
+
+    /// <summary>Nothing is mounted (the service is stopped, starting, or active without a mount).</summary>
+    NotMounted,
+
+    /// <summary>The path answers "Transport endpoint is not connected": the daemon died and left the FUSE mount.</summary>
+    Stale,
+
+    /// <summary>A stat of the path did not answer within the bound.</summary>
+    Hung,
+
+    /// <summary>The unit failed (start limit, exit code, signal) and nothing is mounted.</summary>
+    Failed,
+}
+
+/// <summary>One mount service on one node, as listing finds it.</summary>
+public sealed class MountService
+{
+    public string Name { get; internal set; } = string.Empty;
+    public string UnitPath { get; internal set; } = string.Empty;
+    public UnitOrigin Origin { get; internal set; }
+    public MountSpec Spec { get; internal set; } = new();
+    public string Bucket => Spec.Bucket;
+    public string? Prefix => Spec.Prefix;
+    public string Path => Spec.Path;
+    public string User => Spec.User;
+    public string? Group => Spec.Group;
+    public MountOptions Options => Spec.Options;
+    public string ActiveState { get; internal set; } = "unknown";
+    public string SubState { get; internal set; } = "unknown";
+    public string UnitFileState { get; internal set; } = "unknown";
+    public string Result { get; internal set; } = string.Empty;
+    public int Restarts { get; internal set; }
+    public bool Enabled => UnitFileState is "enabled" or "enabled-runtime" or "alias" or "linked";
+    public bool Mounted { get; internal set; }
+    public MountHealth Health { get; internal set; }
+    public string HealthReason { get; internal set; } = string.Empty;
+    public IReadOnlyList<string> Warnings { get; internal set; } = Array.Empty<string>();
+
+    /// <summary>The node's host name.</summary>
+    public string? ComputerName { get; set; }
+
+    /// <summary>The EC2 instance id when the node was reached through SSM; null locally.</summary>
+    public string? InstanceId { get; set; }
+}
+
+/// <summary>What a create did.</summary>
+public sealed class CreateResult
+{
+    public MountService Service { get; internal set; } = new();
+
+    /// <summary>False when the same spec was already in place and running: nothing was written or restarted.</summary>
+    public bool Changed { get; internal set; }
+
+    /// <summary>True when a unit written by the field recipe for the same bucket and path was taken over under its name.</summary>
+    public bool Adopted { get; internal set; }
+
+    public IReadOnlyList<string> CreatedDirectories { get; internal set; } = Array.Empty<string>();
+    public bool FuseConfChanged { get; internal set; }
+}
+
+/// <summary>A repair of one service: health before and after.</summary>
+public sealed class RepairResult
+{
+    public string Name { get; internal set; } = string.Empty;
+    public MountService Service { get; internal set; } = new();
+
+    /// <summary>none (already healthy), repair, or skipped (Hung without -Force).</summary>
+    public string Action { get; internal set; } = "none";
+    public MountHealth Before { get; internal set; }
+    public string BeforeReason { get; internal set; } = string.Empty;
+    public MountHealth After { get; internal set; }
+    public string AfterReason { get; internal set; } = string.Empty;
+}
+
+/// <summary>A removed service.</summary>
+public sealed class RemoveResult
+{
+    public string Name { get; internal set; } = string.Empty;
+    public string UnitPath { get; internal set; } = string.Empty;
+    public MountSpec Spec { get; internal set; } = new();
+
+    /// <summary>keep, removed, notempty or absent.</summary>
+    public string Directory { get; internal set; } = "keep";
+}
+
+/// <summary>A failure that concerns one service of a node; the others went on.</summary>
+public sealed class ServiceFailure
+{
+    public ServiceFailure(string name, S3MountException error)
+    {
+        Name = name;
+        Error = error;
+    }
+
+    public string Name { get; }
+
+    public S3MountException Error { get; }
+}
+
+/// <summary>What one node script run produced: items, per-service failures, warnings.</summary>
+public sealed class NodeResult<T>
+{
+    public IReadOnlyList<T> Items { get; internal set; } = Array.Empty<T>();
+    public IReadOnlyList<ServiceFailure> Failures { get; internal set; } = Array.Empty<ServiceFailure>();
+    public IReadOnlyList<string> Warnings { get; internal set; } = Array.Empty<string>();
+    public string? Host { get; internal set; }
+}
+
+/// <summary>Turns a node script's <see cref="Scripts.ResultBlock"/> into result objects, or its error into an exception.</summary>
+public static class NodeResultParser
+{
+    private static readonly Dictionary<string, S3MountErrorKind> Kinds = new(StringComparer.Ordinal)
+    {
+        ["S3MountNotRoot"] = S3MountErrorKind.PermissionDenied,
+        ["S3MountNoSystemd"] = S3MountErrorKind.ResourceUnavailable,
+        ["S3MountNotInstalled"] = S3MountErrorKind.NotInstalled,
+        ["S3MountVersionInvalid"] = S3MountErrorKind.InvalidData,
+        ["S3MountOptionUnsupported"] = S3MountErrorKind.NotImplemented,
+        ["S3MountOptionUnknown"] = S3MountErrorKind.InvalidArgument,
+        ["S3MountUserUnknown"] = S3MountErrorKind.ObjectNotFound,
+        ["S3MountPathInUse"] = S3MountErrorKind.ResourceExists,
+        ["S3MountServiceExists"] = S3MountErrorKind.ResourceExists,
+        ["S3MountServiceNotFound"] = S3MountErrorKind.ObjectNotFound,
+        ["S3MountStartFailed"] = S3MountErrorKind.DeviceError,
+        ["S3MountEnableFailed"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountControlFailed"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountStillMounted"] = S3MountErrorKind.ResourceBusy,
+        ["S3MountWriteFailed"] = S3MountErrorKind.WriteError,
+        ["S3MountScriptFailed"] = S3MountErrorKind.InvalidResult,
+        ["S3MountUnitInvalid"] = S3MountErrorKind.InvalidData,
+    };
+
+    /// <summary>Error ids that mean "this machine cannot be used" rather than "this service failed".</summary>
+    public static bool IsEnvironmentError(string errorId) => errorId is "S3MountNotRoot" or "S3MountNoSystemd";
+
+    /// <summary>The kind of a node-side error id.</summary>
+    public static S3MountErrorKind KindOf(string errorId) => Kinds.TryGetValue(errorId, out var k) ? k : S3MountErrorKind.InvalidOperation;
+
+    /// <summary>Throws the script-level error of a block, with the journal lines it carried.</summary>
+    public static void ThrowIfError(Scripts.ResultBlock block, object? target)
+    {
+        var error = block.First("error");
+        if (error is null)
+        {
+            return;
+        }
+
+        var journal = block.All("journal").Select(r => r[0]).ToList();
+        var message = error[1] + (journal.Count > 0 ? Environment.NewLine + "Journal:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", journal) : string.Empty);
+        throw new S3MountException(error[0], KindOf(error[0]), message, target);
+    }
+
+    /// <summary>Services, in the order listed, with state and health; failures for named services that were missing.</summary>
+    public static NodeResult<MountService> Services(Scripts.ResultBlock block)
+    {
+        ThrowIfError(block, null);
+        var host = block.First("host")?[0];
+        var services = ReadServices(block, host, out var failures);
+        failures.AddRange(Failures(block));
+        return new NodeResult<MountService>
+        {
+            Items = services,
+            Failures = failures,
+            Warnings = block.All("warning").Select(r => r[0]).ToList(),
+            Host = host,
+        };
+    }
+
+    /// <summary>The result of a create.</summary>
+    public static CreateResult Create(Scripts.ResultBlock block, object? target = null)
+    {
+        ThrowIfError(block, target);
+        var result = block.First("result") ?? throw new S3MountException("S3MountResultMissing", S3MountErrorKind.InvalidData, "The create script reported no result.", target);
+        var services = ReadServices(block, block.First("host")?[0], out _);
+        return new CreateResult
+        {
+            Service = services.FirstOrDefault(s => s.Name == result[0]) ?? new MountService { Name = result[0] },
+            Changed = result[1] == "1",
+            Adopted = result[2] == "1",
+            CreatedDirectories = block.All("created").Select(r => r[0]).ToList(),
+            FuseConfChanged = block.First("fuseconf") is not null,
+        };
+    }
+
+    /// <summary>The repairs, one per selected service.</summary>
+    public static NodeResult<RepairResult> Repairs(Scripts.ResultBlock block)
+    {
+        var services = Services(block);
+        var byName = services.Items.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        var items = block.All("repair").Select(r => new RepairResult
+        {
+            Name = r[0],
+            Action = r[1],
+            Before = ParseHealth(r[2]),
+            BeforeReason = r[4],
+            After = ParseHealth(r[5]),
+            AfterReason = r[7],
+            Service = byName.TryGetValue(r[0], out var s) ? s : new MountService { Name = r[0] },
+        }).ToList();
+        return new NodeResult<RepairResult> { Items = items, Failures = services.Failures, Warnings = services.Warnings, Host = services.Host };
+    }
+
+    /// <summary>The removals.</summary>
+    public static NodeResult<RemoveResult> Removals(Scripts.ResultBlock block)
+    {
+        ThrowIfError(block, null);
+        var host = block.First("host")?[0];
+        var specs = ReadServices(block, host, out var parseFailures).ToDictionary(s => s.Name, StringComparer.Ordinal);
+        var items = block.All("removed").Select(r => new RemoveResult
+        {
+            Name = r[0],
+            UnitPath = r[1],
+            Directory = r[2],
+            Spec = specs.TryGetValue(r[0], out var s) ? s.Spec : new MountSpec(),
+        }).ToList();
+        parseFailures.AddRange(Failures(block));
+        return new NodeResult<RemoveResult> { Items = items, Failures = parseFailures, Warnings = block.All("warning").Select(r => r[0]).ToList(), Host = host };
+    }
+
+    private static IEnumerable<ServiceFailure> Failures(Scripts.ResultBlock block) =>
+        block.All("fail").Select(r => new ServiceFailure(r[0], new S3MountException(r[1], KindOf(r[1]), r[2], r[0])));
+
+    private static List<MountService> ReadServices(Scripts.ResultBlock block, string? host, out List<ServiceFailure> failures)
+    {
+        var failed = new List<ServiceFailure>();
+        failures = failed;
+        var list = new List<MountService>();
+        var states = block.All("state").GroupBy(r => r[0]).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        var health = block.All("health").GroupBy(r => r[0]).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        string? name = null;
+        string? path = null;
+        var lines = new List<string>();
+        void Flush()
+        {
+            if (name is null)
+            {
+                return;
+            }
+
+            try
+            {
+                var parsed = UnitParser.Parse(string.Join("\n", lines), name);
+                var s = new MountService
+                {
+                    Name = name,
+                    UnitPath = path ?? string.Empty,
+                    Origin = parsed.Origin,
+                    Spec = parsed.Spec,
+                    Warnings = parsed.Warnings,
+                    ComputerName = host,
+                };
+                if (states.TryGetValue(name, out var st))
+                {
+                    s.ActiveState = st[1];
+                    s.SubState = st[2];
+                    s.UnitFileState = st[3];
+                    s.Result = st[4];
+                    s.Restarts = int.TryParse(st[5], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
+                }
+
+                if (health.TryGetValue(name, out var h))
+                {
+                    s.Health = ParseHealth(h[1]);
+                    s.Mounted = h[2] == "1";
+                    s.HealthReason = h[3];
+                }
+
+                list.Add(s);
+            }
+            catch (S3MountException e)
+            {
+                failed.Add(new ServiceFailure(name, e));
+            }
+
+            name = null;
+            lines.Clear();
+        }
+
+        foreach (var r in block.Records)
+        {
+            if (r.Tag == "unit")
+            {
+                Flush();
+                name = r[0];
+                path = r[1];
+            }
+            else if (r.Tag == "line" && name is not null)
+            {
+                lines.Add(r[0]);
+            }
+        }
+
+        Flush();
+        return list;
+    }
+
+    private static MountHealth ParseHealth(string text) =>
+        Enum.TryParse<MountHealth>(text, ignoreCase: false, out var h) ? h : MountHealth.Unknown;
+}

@@ -1,0 +1,82 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+
+namespace S3Mount.Engine.Scripts;
+
+/// <summary>
+/// One POSIX sh script for one operation on one node: the same text runs locally with /bin/sh, travels through SSM
+/// Run Command, or is printed for bootstrap. Values reach it only as single-quoted assignments at the top.
+/// </summary>
+public sealed class NodeScript
+{
+    private static readonly Dictionary<string, string> Sources = new(StringComparer.Ordinal);
+
+    private NodeScript(string operation, string text)
+    {
+        Operation = operation;
+        Text = text;
+    }
+
+    /// <summary>create, list, repair, control, remove, install, report...</summary>
+    public string Operation { get; }
+
+    /// <summary>The whole script, starting with <c>#!/bin/sh</c>.</summary>
+    public string Text { get; }
+
+    public override string ToString() => Text;
+
+    /// <summary>Composes <c>lib.sh</c> and <c>&lt;operation&gt;.sh</c> with the parameters assigned first.</summary>
+    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters)
+    {
+        var sb = new StringBuilder();
+        sb.Append("#!/bin/sh\n");
+        sb.Append("# S3Mount ").Append(typeof(NodeScript).Assembly.GetName().Version?.ToString(3)).Append(": ").Append(operation).Append(" (generated; runs as root with /bin/sh)\n");
+        sb.Append("set -u\n");
+        sb.Append("umask 022\n");
+        foreach (var p in parameters)
+        {
+            if (p.Key.Length == 0 || p.Key.Any(c => !(char.IsUpper(c) || char.IsDigit(c) || c == '_')))
+            {
+                throw new ArgumentException("Script parameter names are upper-case identifiers: " + p.Key);
+            }
+
+            sb.Append(p.Key).Append('=').Append(ShellQuote(p.Value)).Append('\n');
+        }
+
+        sb.Append(Source("lib")).Append('\n');
+        sb.Append(Source(operation)).Append('\n');
+        return new NodeScript(operation, sb.ToString());
+    }
+
+    /// <summary>POSIX single quoting: any string (without NUL) becomes one literal word.</summary>
+    public static string ShellQuote(string value)
+    {
+        if (value.IndexOf('\0') >= 0)
+        {
+            throw new ArgumentException("A NUL character cannot reach a shell script.");
+        }
+
+        return "'" + value.Replace("'", "'\\''") + "'";
+    }
+
+    /// <summary>The text of an embedded script file (<c>lib</c>, <c>create</c>, ...).</summary>
+    public static string Source(string name)
+    {
+        lock (Sources)
+        {
+            if (!Sources.TryGetValue(name, out var text))
+            {
+                using var s = typeof(NodeScript).Assembly.GetManifestResourceStream("S3Mount.Scripts." + name + ".sh")
+                    ?? throw new InvalidOperationException("No embedded script " + name);
+                using var r = new StreamReader(s, new UTF8Encoding(false));
+                text = r.ReadToEnd();
+                Sources[name] = text;
+            }
+
+            return text;
+        }
+    }
+}

@@ -1,0 +1,377 @@
+# S3Mount node script library (POSIX sh: dash and bash run it; shellcheck -s sh clean).
+# stdout carries only the result block; everything else goes to stderr.
+# shellcheck shell=sh
+
+S3M_REC=$(mktemp "${TMPDIR:-/tmp}/s3mount-rec.XXXXXX") || { echo "s3mount: cannot create a temp file" >&2; exit 70; }
+S3M_TMP=$(mktemp -d "${TMPDIR:-/tmp}/s3mount.XXXXXX") || { echo "s3mount: cannot create a temp dir" >&2; exit 70; }
+S3M_EMITTED=0
+trap 's3m_cleanup' EXIT
+trap 'exit 130' INT TERM HUP
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+s3m_cleanup() {
+  s3m_status=$?
+  if [ "$S3M_EMITTED" = 0 ]; then
+    rec error S3MountScriptFailed "the node script stopped unexpectedly (exit $s3m_status); see its standard error"
+    s3m_emit
+    [ "$s3m_status" = 0 ] && s3m_status=1
+  fi
+  rm -f "$S3M_REC"
+  rm -rf "$S3M_TMP"
+  exit "$s3m_status"
+}
+
+log() { printf 's3mount: %s\n' "$*" >&2; }
+
+# rec TAG FIELD...: one result record. Fields may hold any byte but newline; tabs become spaces.
+rec() {
+  s3m_rl=$1
+  shift
+  for s3m_rf in "$@"; do
+    s3m_rf=$(printf '%s' "$s3m_rf" | tr '\t\n' '  ')
+    s3m_rl="$s3m_rl	$s3m_rf"
+  done
+  printf '%s\n' "$s3m_rl" >>"$S3M_REC"
+}
+
+# s3m_emit: prints the result block, every field percent-encoded over its bytes, in one awk pass.
+s3m_emit() {
+  S3M_EMITTED=1
+  printf 'S3MOUNT-RESULT 1\n'
+  LC_ALL=C awk -F '\t' '
+    BEGIN { for (i = 1; i < 256; i++) ord[sprintf("%c", i)] = i }
+    function enc(s,   out, i, c, n) {
+      if (s == "") return "~"
+      out = ""
+      n = length(s)
+      for (i = 1; i <= n; i++) {
+        c = substr(s, i, 1)
+        if (c > " " && c < "\177" && c != "%" && c != "~") out = out c
+        else out = out sprintf("%%%02X", ord[c])
+      }
+      return out
+    }
+    { line = $1; for (i = 2; i <= NF; i++) line = line " " enc($i); print line }
+  ' "$S3M_REC"
+  printf 'S3MOUNT-END\n'
+}
+
+# finish: success.
+finish() {
+  s3m_emit
+  exit 0
+}
+
+# fail ID MESSAGE: a refusal or failure with a stable id; nothing after it runs.
+fail() {
+  rec error "$1" "$2"
+  log "$1: $2"
+  s3m_emit
+  exit 1
+}
+
+# require_root_systemd: live changes need root and a running systemd.
+require_root_systemd() {
+  [ "$(id -u)" = 0 ] || fail S3MountNotRoot "S3Mount must run as root on the node (it writes systemd units). Run pwsh with sudo, or manage the node from another machine with -InstanceId (SSM runs as root)."
+  require_systemd
+}
+
+# require_systemd: reading live state needs a running systemd.
+require_systemd() {
+  [ -d /run/systemd/system ] || fail S3MountNoSystemd "systemd is not running on this machine (no /run/systemd/system). Use -Root to write units into an image, or -InstanceId to manage real nodes through SSM."
+  command -v systemctl >/dev/null 2>&1 || fail S3MountNoSystemd "systemctl is not installed on this machine."
+}
+
+# b64d TEXT: decodes base64 (unit bodies travel encoded).
+b64d() { printf '%s' "$1" | base64 -d; }
+
+# mountinfo_has ESCAPED_PATH: is a mountpoint-s3 mount at that mount point (field as mountinfo escapes it)?
+mountinfo_has() {
+  M="$1" awk '{for(i=7;i<=NF;i++)if($i=="-")break} $5==ENVIRON["M"]&&$(i+2)=="mountpoint-s3"{f=1} END{exit !f}' /proc/self/mountinfo
+}
+
+# mountinfo_any ESCAPED_PATH: is anything at all mounted at that mount point? Prints its source.
+mountinfo_any() {
+  M="$1" awk '{for(i=7;i<=NF;i++)if($i=="-")break} $5==ENVIRON["M"]{s=$(i+2); f=1} END{if(f)print s; exit !f}' /proc/self/mountinfo
+}
+
+# probe PATH: Healthy, Stale or Hung, by a bounded stat of a mounted path (never blocks longer than the bound).
+probe() {
+  s3m_pe=$(timeout -s KILL "${S3M_PROBE_SECONDS:-5}" stat -c %i -- "$1" 2>&1 >/dev/null)
+  case $? in
+    0) echo Healthy ;;
+    124 | 137) echo Hung ;;
+    *) case $s3m_pe in
+         *"not connected"*) echo Stale ;;
+         *) echo Stale ;;
+       esac ;;
+  esac
+}
+
+# unit_files: every mountpoint-s3-*.service, one path a line; /etc overrides /usr/lib for the same name.
+unit_files() {
+  for s3m_ufd in "$ROOT/etc/systemd/system" "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system"; do
+    [ -d "$s3m_ufd" ] || continue
+    for s3m_ufu in "$s3m_ufd"/mountpoint-s3-*.service; do
+      [ -f "$s3m_ufu" ] || continue
+      s3m_ufn=${s3m_ufu##*/}
+      case " $s3m_seen " in *" $s3m_ufn "*) continue ;; esac
+      s3m_seen="$s3m_seen $s3m_ufn"
+      printf '%s\n' "$s3m_ufu"
+    done
+  done
+  s3m_seen=
+}
+s3m_seen=
+
+# unit_key FILE KEY: the last value of KEY= in FILE (raw, as written).
+unit_key() {
+  K="$2" awk -F= 'index($0, ENVIRON["K"] "=") == 1 { v = substr($0, length(ENVIRON["K"]) + 2) } END { if (v != "") print v }' "$1"
+}
+
+# unit_mount_path FILE: the path a unit mounts, as S3Mount records it (X-S3Mount-Path, encoded) or, for a recipe unit,
+# the last word of ExecStart without trailing slashes. Prints "x VALUE" or "r VALUE".
+unit_mount_path() {
+  s3m_umx=$(unit_key "$1" X-S3Mount-Path)
+  if [ -n "$s3m_umx" ]; then
+    printf 'x %s\n' "$s3m_umx"
+    return
+  fi
+  unit_key "$1" ExecStart | awk '{p=$NF; while (length(p) > 1 && substr(p, length(p)) == "/") p = substr(p, 1, length(p) - 1); print "r " p}'
+}
+
+# unit_bucket FILE: the bucket a unit mounts (X-S3Mount-Bucket, or the recipe's second-to-last ExecStart word, URI reduced to its bucket).
+unit_bucket() {
+  s3m_ubx=$(unit_key "$1" X-S3Mount-Bucket)
+  if [ -n "$s3m_ubx" ]; then
+    printf '%s\n' "$s3m_ubx"
+    return
+  fi
+  unit_key "$1" ExecStart | awk '{b=$(NF-1); sub(/^s3:\/\//, "", b); sub(/\/.*/, "", b); print b}'
+}
+
+# emit_unit FILE: the unit's name, path and the lines the engine parses back into the model.
+emit_unit() {
+  rec unit "${1##*/}" "${1#"$ROOT"}"
+  while IFS= read -r s3m_eul || [ -n "$s3m_eul" ]; do
+    case $s3m_eul in
+      "["*"]" | ExecStart=* | User=* | Group=* | Environment=* | X-S3Mount-*=* | ExecStop=* | After=* | Restart=* | AssertPath*=*)
+        rec line "$s3m_eul" ;;
+    esac
+  done <"$1"
+}
+
+# emit_states UNIT...: one systemctl show for all units: a "state" and a "health" record per unit. Offline (ROOT set),
+# the enablement comes from the image's .wants links and nothing runs.
+emit_states() {
+  [ $# -gt 0 ] || return 0
+  if [ -n "$ROOT" ]; then
+    for s3m_esn in "$@"; do
+      s3m_ese=disabled
+      for s3m_esw in "$ROOT"/etc/systemd/system/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
+      rec state "$s3m_esn" inactive dead "$s3m_ese" "" 0
+    done
+    return 0
+  fi
+  systemctl show -p Id,ActiveState,SubState,UnitFileState,Result,NRestarts -- "$@" 2>/dev/null | awk '
+    function flush() { if (id != "") printf "%s\t%s\t%s\t%s\t%s\t%s\n", id, a, s, u, r, n; id = a = s = u = r = n = "" }
+    /^$/ { flush(); next }
+    { k = substr($0, 1, index($0, "=") - 1); v = substr($0, index($0, "=") + 1) }
+    k == "Id" { id = v } k == "ActiveState" { a = v } k == "SubState" { s = v } k == "UnitFileState" { u = v } k == "Result" { r = v } k == "NRestarts" { n = v }
+    END { flush() }' | while IFS='	' read -r s3m_esi s3m_esa s3m_ess s3m_esu s3m_esr s3m_esn; do
+      rec state "$s3m_esi" "$s3m_esa" "$s3m_ess" "$s3m_esu" "$s3m_esr" "$s3m_esn"
+      s3m_esp=$(path_of "$s3m_esi")
+      [ -n "$s3m_esp" ] && printf 'health\t%s\t%s\n' "$s3m_esi" "$(health "$s3m_esa" "$s3m_esr" "$s3m_esp")" >>"$S3M_REC"
+    done
+}
+
+# Paths of the units this run looks at: remember_path NAME PATH, path_of NAME.
+remember_path() { printf '%s\t%s\n' "$1" "$2" >>"$S3M_TMP/paths"; }
+path_of() { N="$1" awk -F '\t' '$1 == ENVIRON["N"] { print $2; exit }' "$S3M_TMP/paths" 2>/dev/null; }
+
+# xdecode VALUE: reverses the percent-encoding of X-S3Mount-* values.
+xdecode() {
+  s3m_xo=$(printf '%s' "$1" | LC_ALL=C awk '
+    function hex(h) { return (index("0123456789ABCDEF", toupper(substr(h, 1, 1))) - 1) * 16 + index("0123456789ABCDEF", toupper(substr(h, 2, 1))) - 1 }
+    { out = ""; n = length($0)
+      for (i = 1; i <= n; i++) { c = substr($0, i, 1)
+        if (c == "%" && i + 2 <= n) { out = out sprintf("\\0%o", hex(substr($0, i + 1, 2))); i += 2 }
+        else if (c == "\\") out = out "\\\\"
+        else out = out c }
+      printf "%s", out }')
+  printf '%b' "$s3m_xo"
+}
+
+# mi_escape PATH: the path as /proc/self/mountinfo writes it.
+mi_escape() { printf '%s' "$1" | sed 's/\\/\\134/g; s/ /\\040/g; s/	/\\011/g'; }
+
+# unit_path FILE: the real mount path of a unit (decoded X-S3Mount-Path, or the recipe's last ExecStart word).
+unit_path() {
+  s3m_upm=$(unit_mount_path "$1")
+  case $s3m_upm in
+    "x "*) xdecode "${s3m_upm#x }" ;;
+    *) printf '%s' "${s3m_upm#r }" ;;
+  esac
+}
+
+# health ACTIVE RESULT PATH: "STATUS<TAB>MOUNTED<TAB>REASON" with STATUS one of Healthy, NotMounted, Stale, Hung, Failed.
+health() {
+  if mountinfo_has "$(mi_escape "$3")"; then
+    case $(probe "$3") in
+      Healthy)
+        if [ "$1" = active ]; then printf 'Healthy\t1\tmounted and answering\n'
+        else printf 'Healthy\t1\tmounted and answering, but the service is %s\n' "$1"; fi ;;
+      Hung) printf 'Hung\t1\ta stat of the path did not answer within %ss\n' "${S3M_PROBE_SECONDS:-5}" ;;
+      *) printf "Stale\\t1\\tthe path answers 'Transport endpoint is not connected': the mount-s3 daemon is gone\\n" ;;
+    esac
+    return
+  fi
+  case $1 in
+    failed) printf 'Failed\t0\tthe service failed (%s)\n' "${2:-unknown}" ;;
+    active) printf 'NotMounted\t0\tthe service is active but nothing is mounted\n' ;;
+    activating | reloading) printf 'NotMounted\t0\tthe service is starting\n' ;;
+    *) printf 'NotMounted\t0\tthe service is %s\n' "$1" ;;
+  esac
+}
+
+# journal_tail UNIT: the unit's last journal lines as "journal" records (for failed starts).
+journal_tail() {
+  command -v journalctl >/dev/null 2>&1 || return 0
+  journalctl -u "$1" -n "${2:-15}" --no-pager -o cat 2>/dev/null | while IFS= read -r s3m_jt; do
+    rec journal "$s3m_jt"
+  done
+}
+
+# version_lt A B: is release A older than release B (numeric major.minor.patch)?
+version_lt() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, "."); split(b, y, "."); for (i = 1; i <= 3; i++) { if (x[i] + 0 < y[i] + 0) exit 0; if (x[i] + 0 > y[i] + 0) exit 1 } exit 1 }'
+}
+
+# mounts3_version BINARY: "1.23.0" from "mount-s3 1.23.0" or "mount-s3 1.21.0+1.amzn2023"; empty when it does not answer.
+mounts3_version() {
+  "$1" --version 2>/dev/null | awk 'NR == 1 { v = $NF; sub(/^v/, "", v); sub(/[+-].*/, "", v); print v }'
+}
+
+# selinux_relabel FILE: restores the SELinux label of a file moved into place, where SELinux is on.
+selinux_relabel() {
+  if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled && command -v restorecon >/dev/null 2>&1; then
+    restorecon -- "$1" >&2 || log "restorecon $1 failed"
+  fi
+}
+
+# write_atomic DEST MODE: stdin to DEST through a temp file in the same directory and a rename.
+write_atomic() {
+  s3m_wat="$(dirname -- "$1")/.s3mount.$$.$(basename -- "$1")"
+  if ! { cat >"$s3m_wat" && chmod "$2" "$s3m_wat" && mv -f -- "$s3m_wat" "$1"; }; then
+    rm -f -- "$s3m_wat"
+    return 1
+  fi
+  selinux_relabel "$1"
+}
+
+# first_missing DIR: the highest ancestor of DIR (or DIR itself) that does not exist yet; empty if DIR exists.
+first_missing() {
+  s3m_fmd=$1
+  s3m_fmt=
+  while [ -n "$s3m_fmd" ] && [ ! -e "$s3m_fmd" ]; do
+    s3m_fmt=$s3m_fmd
+    s3m_fmd=${s3m_fmd%/*}
+  done
+  printf '%s' "$s3m_fmt"
+}
+
+# remove_created TOP: removes directories this script created under TOP, only while they are empty.
+remove_created() {
+  [ -n "$1" ] && [ -d "$1" ] && find "$1" -depth -type d -empty -delete 2>/dev/null
+  return 0
+}
+
+# resolve_ids USER GROUP: sets s3m_uid and s3m_gid from the node (or, offline, from the image's passwd and group files).
+resolve_ids() {
+  if [ -n "$ROOT" ]; then
+    case $1 in
+      *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$ROOT/etc/passwd" 2>/dev/null)
+                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$ROOT/etc/passwd" 2>/dev/null) ;;
+      *) s3m_uid=$1; s3m_gid=$1 ;;
+    esac
+    if [ -n "$2" ]; then
+      case $2 in
+        *[!0-9]*) s3m_gid=$(G="$2" awk -F: '$1 == ENVIRON["G"] { print $3; exit }' "$ROOT/etc/group" 2>/dev/null) ;;
+        *) s3m_gid=$2 ;;
+      esac
+    fi
+  else
+    s3m_uid=$(id -u -- "$1" 2>/dev/null)
+    s3m_gid=$(id -g -- "$1" 2>/dev/null)
+    if [ -n "$2" ]; then
+      case $2 in
+        *[!0-9]*) s3m_gid=$(getent group "$2" 2>/dev/null | awk -F: '{ print $3 }') ;;
+        *) s3m_gid=$2 ;;
+      esac
+    fi
+  fi
+  [ -n "$s3m_uid" ] || fail S3MountUserUnknown "the user '$1' does not exist on this node${ROOT:+ (in $ROOT/etc/passwd)}: create it first, or choose another -User."
+  [ -n "$s3m_gid" ] || fail S3MountUserUnknown "the group '$2' does not exist on this node${ROOT:+ (in $ROOT/etc/group)}: create it first, or choose another -Group."
+}
+
+# find_unit_for_path BUCKET BUCKET_X PATH PATH_X: prints the unit file already mounting PATH ("same FILE" for the same
+# bucket, "other FILE BUCKET" for another bucket); nothing when the path is free.
+find_unit_for_path() {
+  unit_files | while IFS= read -r s3m_fuf; do
+    s3m_fum=$(unit_mount_path "$s3m_fuf")
+    case $s3m_fum in
+      "x $4" | "r $3") ;;
+      *) continue ;;
+    esac
+    s3m_fub=$(unit_bucket "$s3m_fuf")
+    if [ "$s3m_fub" = "$1" ] || [ "$s3m_fub" = "$2" ]; then
+      printf 'same %s\n' "$s3m_fuf"
+    else
+      printf 'other %s %s\n' "$s3m_fuf" "$s3m_fub"
+    fi
+    break
+  done
+}
+
+# select_units: the unit files this run acts on (NAMES, or every mount unit when NAMES is empty); remembers their
+# paths, emits them, and reports names that do not exist. Sets SELECTED to the unit names.
+select_units() {
+  SELECTED=
+  unit_files >"$S3M_TMP/files"
+  while IFS= read -r s3m_suf; do
+    s3m_sun=${s3m_suf##*/}
+    if [ -n "$NAMES" ]; then
+      case " $NAMES " in *" $s3m_sun "*) ;; *) continue ;; esac
+    fi
+    remember_path "$s3m_sun" "$(unit_path "$s3m_suf")"
+    printf '%s\t%s\n' "$s3m_sun" "$s3m_suf" >>"$S3M_TMP/selected"
+    SELECTED="$SELECTED $s3m_sun"
+  done <"$S3M_TMP/files"
+  for s3m_sun in $NAMES; do
+    case " $SELECTED " in
+      *" $s3m_sun "*) ;;
+      *) rec fail "$s3m_sun" S3MountServiceNotFound "$s3m_sun does not exist on this node${ROOT:+ (in $ROOT)}." ;;
+    esac
+  done
+}
+
+# file_of NAME: the unit file of a selected unit.
+file_of() { N="$1" awk -F '\t' '$1 == ENVIRON["N"] { print $2; exit }' "$S3M_TMP/selected" 2>/dev/null; }
+
+# emit_selected: the unit lines of every selected unit, then their states and health.
+emit_selected() {
+  for s3m_esn in $SELECTED; do emit_unit "$(file_of "$s3m_esn")"; done
+  # shellcheck disable=SC2086
+  emit_states $SELECTED
+}
+
+# wait_live NAME PATH SECONDS: until a healthy mountpoint-s3 mount answers at PATH.
+wait_live() {
+  s3m_wli=0
+  while [ "$s3m_wli" -lt "$(($3 * 4))" ]; do
+    if mountinfo_has "$(mi_escape "$2")" && [ "$(probe "$2")" = Healthy ]; then return 0; fi
+    sleep 0.25
+    s3m_wli=$((s3m_wli + 1))
+  done
+  return 1
+}
