@@ -256,11 +256,11 @@ public static class NodeResultParser
 
             try
             {
-                var parsed = UnitParser.Parse(string.Join("\n", lines), name);
+                var parsed = UnitParser.Parse(UnitText(lines), name);
                 var s = new MountService
                 {
                     Name = name,
-                    UnitPath = path ?? string.Empty,
+                    UnitPath = (path ?? string.Empty).TrimEnd('/') + "/" + name,
                     Origin = parsed.Origin,
                     Spec = parsed.Spec,
                     Warnings = parsed.Warnings,
@@ -310,6 +310,18 @@ public static class NodeResultParser
         Flush();
         return list;
     }
+
+    // The node ships key lines without section headers; put each key back in its section.
+    private static string UnitText(List<string> lines)
+    {
+        var unit = lines.Where(IsUnitKey);
+        var service = lines.Where(l => !IsUnitKey(l));
+        return "[Unit]\n" + string.Join("\n", unit) + "\n[Service]\n" + string.Join("\n", service) + "\n";
+    }
+
+    private static bool IsUnitKey(string line) =>
+        line.StartsWith("X-", StringComparison.Ordinal) || line.StartsWith("After=", StringComparison.Ordinal) ||
+        line.StartsWith("Assert", StringComparison.Ordinal) || line.StartsWith("Description=", StringComparison.Ordinal);
 
     private static MountHealth ParseHealth(string text) =>
         Enum.TryParse<MountHealth>(text, ignoreCase: false, out var h) ? h : MountHealth.Unknown;

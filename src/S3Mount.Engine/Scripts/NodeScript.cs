@@ -33,6 +33,7 @@ public sealed class NodeScript
     {
         var sb = new StringBuilder();
         sb.Append("#!/bin/sh\n");
+        sb.Append("# shellcheck disable=SC2016 # values are single-quoted on purpose: nothing in them expands\n");
         sb.Append("# S3Mount ").Append(typeof(NodeScript).Assembly.GetName().Version?.ToString(3)).Append(": ").Append(operation).Append(" (generated; runs as root with /bin/sh)\n");
         sb.Append("set -u\n");
         sb.Append("umask 022\n");

@@ -14,8 +14,8 @@ namespace S3Mount.Engine.Scripts;
 /// TAG FIELD FIELD ...
 /// S3MOUNT-END
 /// </code>
-/// Every field is percent-encoded over its UTF-8 bytes (anything outside 0x21-0x7E, plus <c>%</c> and <c>~</c>);
-/// an empty field is a lone <c>~</c>. So any byte of a path or value survives, and lines never break.
+/// Every field is percent-encoded over its UTF-8 bytes (anything outside 0x21-0x7E, plus <c>%</c>, <c>+</c> and <c>~</c>),
+/// except that a space is <c>+</c>; an empty field is a lone <c>~</c>. So any byte of a path or value survives, and lines never break.
 /// A block without its end line was cut short (SSM truncates output).
 /// </summary>
 public sealed class ResultBlock
@@ -127,9 +127,13 @@ public sealed class ResultBlock
         var sb = new StringBuilder(value.Length);
         foreach (var b in Encoding.UTF8.GetBytes(value))
         {
-            if (b > 0x20 && b < 0x7F && b != (byte)'%' && b != (byte)'~')
+            if (b > 0x20 && b < 0x7F && b != (byte)'%' && b != (byte)'~' && b != (byte)'+')
             {
                 sb.Append((char)b);
+            }
+            else if (b == 0x20)
+            {
+                sb.Append('+');
             }
             else
             {
@@ -152,15 +156,21 @@ public sealed class ResultBlock
         for (var i = 0; i <= field.Length; i++)
         {
             var escape = i < field.Length && field[i] == '%' && i + 2 < field.Length && IsHex(field[i + 1]) && IsHex(field[i + 2]);
-            if (i == field.Length || escape)
+            var space = i < field.Length && field[i] == '+';
+            if (i == field.Length || escape || space)
             {
                 bytes.AddRange(Encoding.UTF8.GetBytes(field.Substring(run, i - run)));
                 if (escape)
                 {
                     bytes.Add(Convert.ToByte(field.Substring(i + 1, 2), 16));
                     i += 2;
-                    run = i + 1;
                 }
+                else if (space)
+                {
+                    bytes.Add(0x20);
+                }
+
+                run = i + 1;
             }
         }
 

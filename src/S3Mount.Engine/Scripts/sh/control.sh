@@ -25,7 +25,7 @@ for s3m_n in $SELECTED; do
         rec fail "$s3m_n" S3MountStillMounted "$s3m_n stopped but $s3m_p is still mounted; Remove-S3MountService -Force or 'umount -l' clears it."
       fi ;;
   esac
-  rec done "$s3m_n" "$ACTION"
+  rec ok "$s3m_n" "$ACTION"
 done
 emit_selected
 finish

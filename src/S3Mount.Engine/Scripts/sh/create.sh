@@ -118,11 +118,17 @@ rollback() {
 
 if [ "$s3m_changed" = 1 ]; then
   if [ -n "$s3m_dir_top" ]; then
-    install -d -m 0755 -- "$ROOT$MPATH" && chown -- "$s3m_uid:$s3m_gid" "$ROOT$MPATH" || { rollback; fail S3MountWriteFailed "could not create $MPATH."; }
+    if ! { install -d -m 0755 -- "$ROOT$MPATH" && chown -- "$s3m_uid:$s3m_gid" "$ROOT$MPATH"; }; then
+      rollback
+      fail S3MountWriteFailed "could not create $MPATH."
+    fi
     rec created "$MPATH"
   fi
   if [ -n "$s3m_cache_top" ]; then
-    install -d -m 0700 -- "$ROOT$CACHE_DIR" && chown -- "$s3m_uid:$s3m_gid" "$ROOT$CACHE_DIR" || { rollback; fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."; }
+    if ! { install -d -m 0700 -- "$ROOT$CACHE_DIR" && chown -- "$s3m_uid:$s3m_gid" "$ROOT$CACHE_DIR"; }; then
+      rollback
+      fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."
+    fi
     rec created "$CACHE_DIR"
   fi
   if [ "$NEEDS_ALLOW_OTHER" = 1 ] && ! grep -Eq '^[[:space:]]*user_allow_other[[:space:]]*$' "$s3m_fuse" 2>/dev/null; then
@@ -134,12 +140,18 @@ if [ "$s3m_changed" = 1 ]; then
     s3m_fuse_changed=1
     rec fuseconf "user_allow_other"
   fi
-  mkdir -p -- "$s3m_unitdir" && write_atomic "$s3m_unit" 0644 <"$S3M_TMP/unit" || { rollback; fail S3MountWriteFailed "could not write $s3m_unit."; }
+  if ! { mkdir -p -- "$s3m_unitdir" && write_atomic "$s3m_unit" 0644 <"$S3M_TMP/unit"; }; then
+    rollback
+    fail S3MountWriteFailed "could not write $s3m_unit."
+  fi
 fi
 
 if [ -n "$ROOT" ]; then
   if [ "$NO_ENABLE" != 1 ] && [ "$s3m_had_link" = 0 ]; then
-    mkdir -p -- "${s3m_link%/*}" && ln -sf -- "${s3m_unit#"$ROOT"}" "$s3m_link" || { rollback; fail S3MountWriteFailed "could not enable $NAME in $ROOT."; }
+    if ! { mkdir -p -- "${s3m_link%/*}" && ln -sf -- "${s3m_unit#"$ROOT"}" "$s3m_link"; }; then
+      rollback
+      fail S3MountWriteFailed "could not enable $NAME in $ROOT."
+    fi
   fi
 else
   if [ "$s3m_changed" = 1 ]; then systemctl daemon-reload >&2; fi

@@ -46,7 +46,8 @@ s3m_emit() {
       n = length(s)
       for (i = 1; i <= n; i++) {
         c = substr(s, i, 1)
-        if (c > " " && c < "\177" && c != "%" && c != "~") out = out c
+        if (c > " " && c < "\177" && c != "%" && c != "~" && c != "+") out = out c
+        else if (c == " ") out = out "+"
         else out = out sprintf("%%%02X", ord[c])
       }
       return out
@@ -150,15 +151,19 @@ unit_bucket() {
   unit_key "$1" ExecStart | awk '{b=$(NF-1); sub(/^s3:\/\//, "", b); sub(/\/.*/, "", b); print b}'
 }
 
-# emit_unit FILE: the unit's name, path and the lines the engine parses back into the model.
+# emit_unit FILE: the unit's name and directory, then the lines the engine parses back into the model: for S3Mount's
+# own units only what the model needs (kept small: SSM returns 2,500 characters per node), for others what the
+# engine reports defects from.
 emit_unit() {
-  rec unit "${1##*/}" "${1#"$ROOT"}"
-  while IFS= read -r s3m_eul || [ -n "$s3m_eul" ]; do
-    case $s3m_eul in
-      "["*"]" | ExecStart=* | User=* | Group=* | Environment=* | X-S3Mount-*=* | ExecStop=* | After=* | Restart=* | AssertPath*=*)
-        rec line "$s3m_eul" ;;
-    esac
-  done <"$1"
+  rec unit "${1##*/}" "$(dirname -- "${1#"$ROOT"}")"
+  if grep -q '^X-S3Mount-Format=' "$1"; then
+    s3m_eup='^(ExecStart|User|Group|Environment|X-S3Mount-[A-Za-z]+)='
+  else
+    s3m_eup='^(ExecStart|User|Group|Environment|X-S3Mount-[A-Za-z]+|ExecStop|After|Restart|Assert[A-Za-z_]*)='
+  fi
+  grep -E "$s3m_eup" "$1" | while IFS= read -r s3m_eul || [ -n "$s3m_eul" ]; do
+    rec line "$s3m_eul"
+  done
 }
 
 # emit_states UNIT...: one systemctl show for all units: a "state" and a "health" record per unit. Offline (ROOT set),

@@ -25,7 +25,10 @@ for s3m_n in $SELECTED; do
     fi
   fi
   for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
-  rm -f -- "$s3m_f" && rm -rf -- "$s3m_f.d" || { rec fail "$s3m_n" S3MountWriteFailed "could not delete $s3m_f."; continue; }
+  if ! { rm -f -- "$s3m_f" && rm -rf -- "$s3m_f.d"; }; then
+    rec fail "$s3m_n" S3MountWriteFailed "could not delete $s3m_f."
+    continue
+  fi
   s3m_reload=1
   s3m_dir=keep
   if [ "$REMOVE_DIR" = 1 ]; then
