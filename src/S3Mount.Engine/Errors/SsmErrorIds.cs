@@ -27,6 +27,7 @@ public static class SsmErrorIds
     public const string S3MountResultTruncated = "S3MountResultTruncated";
     public const string S3MountResultMissing = "S3MountResultMissing";
     public const string SsmOutputReadFailed = "SsmOutputReadFailed";
+    public const string S3MountResultInvalid = "S3MountResultInvalid";
 
     // Settings.
     public const string SsmProfileNotFound = "SsmProfileNotFound";
