@@ -22,6 +22,12 @@ public sealed class FleetRunner
 {
     public const string DocumentName = "AWS-RunShellScript";
     public const string ErrorSeparator = "----------ERROR-------";
+
+    /// <summary>ListCommandInvocations (Details) cuts plugin output here.</summary>
+    public const int DetailsOutputLimit = 2500;
+
+    /// <summary>GetCommandInvocation cuts standard output here.</summary>
+    public const int StdoutLimit = 24000;
     private static readonly Regex InstanceIdPattern = new("(^i-(\\w{8}|\\w{17})$)|(^mi-\\w{17}$)", RegexOptions.CultureInvariant);
     private static readonly Regex CountOrPercent = new("^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$", RegexOptions.CultureInvariant);
     private static readonly Regex ErrorIdWord = new("^[A-Za-z][A-Za-z0-9]{0,127}$", RegexOptions.CultureInvariant);
@@ -825,7 +831,14 @@ public sealed class FleetRunner
                     }
                 }
 
-                if (!ResultBlock.IsComplete(stdout) && stdout.Contains(ResultBlock.BeginMarker + " "))
+                // Cut short: the service's limit was reached, or a result block began and never ended.
+                var cut = source switch
+                {
+                    "ListCommandInvocations" => (plugin?.Output?.Length ?? 0) >= DetailsOutputLimit,
+                    "GetCommandInvocation" => stdout.Length >= StdoutLimit,
+                    _ => false,
+                };
+                if (!ResultBlock.IsComplete(stdout) && (cut || stdout.Contains(ResultBlock.BeginMarker + " ")))
                 {
                     var bucket = _req.OutputS3BucketName;
                     Report(Fail(id, FleetOutcome.OutputTruncated, SsmErrorIds.S3MountResultTruncated, S3MountErrorKind.InvalidData,
