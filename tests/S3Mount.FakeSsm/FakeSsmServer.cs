@@ -71,6 +71,7 @@ public sealed class FakeSsmServer : IDisposable
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<FakeRequestRecord> _log = new();
     private Task? _loop;
+    private int _throttled;
 
     public FakeSsmServer(FakeSsmOptions? options = null)
     {
@@ -106,6 +107,9 @@ public sealed class FakeSsmServer : IDisposable
     public IReadOnlyDictionary<string, int> Calls => _calls;
 
     public int TotalCalls => _calls.Values.Sum();
+
+    /// <summary>Calls answered with the injected ThrottlingException.</summary>
+    public int ThrottledCalls => Volatile.Read(ref _throttled);
 
     /// <summary>Every request received, in order of arrival.</summary>
     public IReadOnlyCollection<FakeRequestRecord> Requests => _log;
@@ -246,6 +250,7 @@ public sealed class FakeSsmServer : IDisposable
 
         if (Throttle())
         {
+            Interlocked.Increment(ref _throttled);
             return Error(400, "ThrottlingException", "Rate exceeded");
         }
 

@@ -198,6 +198,7 @@ public class FleetTests
 
         // Throttling is absorbed by retries: at most a handful of nodes may still end Throttled.
         Assert.True(throttled.Count <= 50, throttled.Count + " throttled");
+        Assert.InRange(fake.ThrottledCalls, fake.TotalCalls / 10, fake.TotalCalls * 3 / 10);
         Assert.True(fake.Calls["SendCommand"] <= 20 * 8, "SendCommand calls: " + fake.Calls["SendCommand"]);
         Assert.Equal(1000, summary.Succeeded + summary.FailedNodes);
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(25), sw.Elapsed.ToString());
