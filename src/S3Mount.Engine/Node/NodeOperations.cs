@@ -89,59 +89,52 @@ public static class NodeOperations
         });
     }
 
-    /// <summary>List every mount service (or the named ones) with state and health; also what Test runs.</summary>
-    public static NodeScript List(IEnumerable<string>? names = null, string? root = null) =>
+    /// <summary>List every mount service (or the selected ones) with state and health; also what Test runs.</summary>
+    public static NodeScript List(IEnumerable<string>? names = null, string? root = null, IEnumerable<string>? paths = null) =>
         NodeScript.Compose("list", new Dictionary<string, string>
         {
             ["ROOT"] = NormalizeRoot(root),
             ["NAMES"] = Names(names),
+            ["PATHS"] = Paths(paths),
         });
 
-    /// <summary>Repair Stale, NotMounted and Failed services (Hung too with force).</summary>
-    public static NodeScript Repair(IEnumerable<string>? names = null, bool force = false, int waitSeconds = 60) =>
+    /// <summary>Repair Stale, NotMounted and Failed services (Hung too with force); all services when none are selected.</summary>
+    public static NodeScript Repair(IEnumerable<string>? names = null, bool force = false, int waitSeconds = 60, IEnumerable<string>? paths = null) =>
         NodeScript.Compose("repair", new Dictionary<string, string>
         {
             ["ROOT"] = string.Empty,
             ["NAMES"] = Names(names),
+            ["PATHS"] = Paths(paths),
             ["FORCE"] = Flag(force),
             ["WAIT_SECONDS"] = Seconds(waitSeconds),
         });
 
-    /// <summary>Start, stop, restart, enable or disable the named services.</summary>
-    public static NodeScript Control(ServiceAction action, IEnumerable<string> names, int waitSeconds = 60)
-    {
-        var n = Names(names);
-        if (n.Length == 0)
-        {
-            throw new S3MountException(ErrorIds.NameInvalid, S3MountErrorKind.InvalidArgument, "Name at least one service (mountpoint-s3-<id>.service).", null);
-        }
-
-        return NodeScript.Compose("control", new Dictionary<string, string>
+    /// <summary>Start, stop, restart, enable or disable the selected services.</summary>
+    public static NodeScript Control(ServiceAction action, IEnumerable<string>? names, int waitSeconds = 60, IEnumerable<string>? paths = null) =>
+        NodeScript.Compose("control", new Dictionary<string, string>
         {
             ["ROOT"] = string.Empty,
-            ["NAMES"] = n,
+            ["NAMES"] = Names(names),
+            ["PATHS"] = Paths(paths),
             ["ACTION"] = action.ToString().ToLowerInvariant(),
             ["WAIT_SECONDS"] = Seconds(waitSeconds),
-        });
-    }
+        }, requireSelection: true);
 
-    /// <summary>Remove the named services.</summary>
-    public static NodeScript Remove(IEnumerable<string> names, bool force = false, bool removeDirectory = false, string? root = null)
-    {
-        var n = Names(names);
-        if (n.Length == 0)
-        {
-            throw new S3MountException(ErrorIds.NameInvalid, S3MountErrorKind.InvalidArgument, "Name at least one service (mountpoint-s3-<id>.service).", null);
-        }
-
-        return NodeScript.Compose("remove", new Dictionary<string, string>
+    /// <summary>Remove the selected services.</summary>
+    public static NodeScript Remove(IEnumerable<string>? names, bool force = false, bool removeDirectory = false, string? root = null, IEnumerable<string>? paths = null) =>
+        NodeScript.Compose("remove", new Dictionary<string, string>
         {
             ["ROOT"] = NormalizeRoot(root),
-            ["NAMES"] = n,
+            ["NAMES"] = Names(names),
+            ["PATHS"] = Paths(paths),
             ["FORCE"] = Flag(force),
             ["REMOVE_DIR"] = Flag(removeDirectory),
-        });
-    }
+        }, requireSelection: true);
+
+    /// <summary>Mount paths to select services by (normalised; any absolute path a unit may mount).</summary>
+    private static string Paths(IEnumerable<string>? paths) =>
+        string.Join("\n", (paths ?? Enumerable.Empty<string>())
+            .Select(p => MountPath.NormalizeAbsolute(p, "The mount path", ErrorIds.PathInvalid, refuseSystem: false)).Distinct(StringComparer.Ordinal));
 
     /// <summary>Validates an offline root: absolute, normalised, not <c>/</c> (that is the live system).</summary>
     public static string NormalizeRoot(string? root)

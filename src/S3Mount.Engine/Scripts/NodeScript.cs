@@ -29,15 +29,22 @@ public sealed class NodeScript
     public override string ToString() => Text;
 
     /// <summary>Composes <c>lib.sh</c> and <c>&lt;operation&gt;.sh</c> with the parameters assigned first.</summary>
-    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters)
+    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, bool requireSelection = false)
     {
+        var list = parameters.ToList();
+        if (requireSelection && list.Where(p => p.Key is "NAMES" or "PATHS").All(p => p.Value.Length == 0))
+        {
+            throw new Errors.S3MountException(Errors.ErrorIds.NameInvalid, Errors.S3MountErrorKind.InvalidArgument,
+                "Select at least one service by -Name (mountpoint-s3-<id>.service) or -Path.", null);
+        }
+
         var sb = new StringBuilder();
         sb.Append("#!/bin/sh\n");
         sb.Append("# shellcheck disable=SC2016 # values are single-quoted on purpose: nothing in them expands\n");
         sb.Append("# S3Mount ").Append(typeof(NodeScript).Assembly.GetName().Version?.ToString(3)).Append(": ").Append(operation).Append(" (generated; runs as root with /bin/sh)\n");
         sb.Append("set -u\n");
         sb.Append("umask 022\n");
-        foreach (var p in parameters)
+        foreach (var p in list)
         {
             if (p.Key.Length == 0 || p.Key.Any(c => !(char.IsUpper(c) || char.IsDigit(c) || c == '_')))
             {

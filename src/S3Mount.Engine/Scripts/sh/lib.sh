@@ -338,17 +338,21 @@ find_unit_for_path() {
   done
 }
 
-# select_units: the unit files this run acts on (NAMES, or every mount unit when NAMES is empty); remembers their
-# paths, emits them, and reports names that do not exist. Sets SELECTED to the unit names.
+# select_units: the unit files this run acts on (NAMES and PATHS, or every mount unit when both are empty); remembers
+# their paths, and reports names and paths that match nothing. Sets SELECTED to the unit names.
 select_units() {
   SELECTED=
   unit_files >"$S3M_TMP/files"
   while IFS= read -r s3m_suf; do
     s3m_sun=${s3m_suf##*/}
-    if [ -n "$NAMES" ]; then
-      case " $NAMES " in *" $s3m_sun "*) ;; *) continue ;; esac
+    s3m_sup=$(unit_path "$s3m_suf")
+    if [ -n "$NAMES" ] || [ -n "$PATHS" ]; then
+      s3m_sum=0
+      case " $NAMES " in *" $s3m_sun "*) s3m_sum=1 ;; esac
+      if [ "$s3m_sum" = 0 ] && [ -n "$PATHS" ] && printf '%s\n' "$PATHS" | grep -Fxq -- "$s3m_sup"; then s3m_sum=1; fi
+      [ "$s3m_sum" = 1 ] || continue
     fi
-    remember_path "$s3m_sun" "$(unit_path "$s3m_suf")"
+    remember_path "$s3m_sun" "$s3m_sup"
     printf '%s\t%s\n' "$s3m_sun" "$s3m_suf" >>"$S3M_TMP/selected"
     SELECTED="$SELECTED $s3m_sun"
   done <"$S3M_TMP/files"
@@ -358,6 +362,13 @@ select_units() {
       *) rec fail "$s3m_sun" S3MountServiceNotFound "$s3m_sun does not exist on this node${ROOT:+ (in $ROOT)}." ;;
     esac
   done
+  if [ -n "$PATHS" ]; then
+    printf '%s\n' "$PATHS" | while IFS= read -r s3m_sup; do
+      [ -n "$s3m_sup" ] || continue
+      N="$s3m_sup" awk -F '\t' '$2 == ENVIRON["N"] { f = 1 } END { exit !f }' "$S3M_TMP/paths" 2>/dev/null ||
+        rec fail "$s3m_sup" S3MountServiceNotFound "no mount service mounts $s3m_sup on this node${ROOT:+ (in $ROOT)}."
+    done
+  fi
 }
 
 # file_of NAME: the unit file of a selected unit.

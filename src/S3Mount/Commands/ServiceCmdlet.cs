@@ -1,0 +1,128 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using S3Mount.Engine.Errors;
+using S3Mount.Engine.Node;
+using S3Mount.Engine.Scripts;
+using S3Mount.Engine.Units;
+
+namespace S3Mount.Commands;
+
+/// <summary>
+/// A cmdlet that selects existing mount services by <c>-Name</c> and/or <c>-Path</c> (both bind by property name, so
+/// Get-S3MountService output pipes in and goes back to the right node).
+/// </summary>
+public abstract class ServiceCmdlet : AwsCmdlet
+{
+    /// <summary>Service names, <c>mountpoint-s3-17a82347</c> or <c>mountpoint-s3-17a82347.service</c>.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
+    [AllowNull]
+    [AllowEmptyCollection]
+    public string[]? Name { get; set; }
+
+    /// <summary>Mount paths; selects the services that mount there.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServicePathCompleter))]
+    [AllowNull]
+    [AllowEmptyCollection]
+    public string[]? Path { get; set; }
+
+    private readonly Dictionary<string, (SortedSet<string> Names, SortedSet<string> Paths)> _selection = new(StringComparer.Ordinal);
+
+    /// <summary>The names bound for this record, normalised (bad names end the command).</summary>
+    protected IReadOnlyList<string> SelectedNames()
+    {
+        try
+        {
+            return (Name ?? Array.Empty<string>()).Where(n => !string.IsNullOrEmpty(n)).Select(UnitNames.Normalize).Distinct(StringComparer.Ordinal).ToList();
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e);
+            throw;
+        }
+    }
+
+    protected IReadOnlyList<string> SelectedPaths() =>
+        (Path ?? Array.Empty<string>()).Where(p => !string.IsNullOrEmpty(p)).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>What the record selects, for ShouldProcess and messages.</summary>
+    protected string Describe(IReadOnlyList<string> names, IReadOnlyList<string> paths) =>
+        names.Count + paths.Count == 0 ? "all mount services" : string.Join(", ", names.Concat(paths.Select(p => "the service at " + p)));
+
+    /// <summary>Remembers the selection of this record for an instance (nodes with equal selections share one script).</summary>
+    protected void Collect(string instanceId, IEnumerable<string> names, IEnumerable<string> paths)
+    {
+        if (!_selection.TryGetValue(instanceId, out var s))
+        {
+            _selection[instanceId] = s = (new SortedSet<string>(StringComparer.Ordinal), new SortedSet<string>(StringComparer.Ordinal));
+        }
+
+        s.Names.UnionWith(names);
+        s.Paths.UnionWith(paths);
+    }
+
+    /// <summary>Queues one script per collected instance, built from its selection.</summary>
+    protected void QueueCollected(Func<IReadOnlyList<string>, IReadOnlyList<string>, NodeScript> build)
+    {
+        foreach (var kv in _selection)
+        {
+            NodeScript script;
+            try
+            {
+                script = build(kv.Value.Names.ToList(), kv.Value.Paths.ToList());
+            }
+            catch (S3MountException e)
+            {
+                Terminate(e);
+                throw;
+            }
+
+            QueueFleet(kv.Key, script, kv.Key);
+        }
+
+        _selection.Clear();
+    }
+
+    /// <summary>Builds a script from this record's selection, ending the command on bad input.</summary>
+    protected NodeScript Build(Func<NodeScript> build)
+    {
+        try
+        {
+            return build();
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e);
+            throw;
+        }
+    }
+
+    /// <summary>Writes the per-service failures of a node as non-terminating errors.</summary>
+    protected void WriteFailures(IEnumerable<ServiceFailure> failures, string? instanceId)
+    {
+        foreach (var f in failures)
+        {
+            var prefix = instanceId is null ? string.Empty : instanceId + ": ";
+            Fail(new S3MountException(f.Error.ErrorId, f.Error.Kind, prefix + f.Error.Message, f.Name), instanceId is null ? f.Name : instanceId + "/" + f.Name);
+        }
+    }
+
+    /// <summary>
+    /// ShouldProcess for a change; <c>-Force</c> skips the confirmation prompt but never <c>-WhatIf</c>.
+    /// </summary>
+    protected bool Approve(string target, string action, bool force)
+    {
+        var whatIf = (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent)
+            || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+        if (force && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+        {
+            WriteVerbose($"Performing the operation \"{action}\" on target \"{target}\" (-Force).");
+            return true;
+        }
+
+        return ShouldProcess(target, action);
+    }
+}

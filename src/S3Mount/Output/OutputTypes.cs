@@ -1,0 +1,143 @@
+using System;
+using System.Linq;
+using S3Mount.Engine.Model;
+using S3Mount.Engine.Node;
+using S3Mount.Engine.Units;
+
+namespace S3Mount;
+
+/// <summary>
+/// A mount service on a node. Carries <c>Name</c>, <c>InstanceId</c>, <c>ComputerName</c>, <c>Bucket</c> and <c>Path</c>,
+/// so it pipes into the other S3Mount cmdlets and goes back to the right node.
+/// </summary>
+public sealed class S3MountService
+{
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>The EC2 instance the service is on, when reached through SSM; null on this machine.</summary>
+    public string? InstanceId { get; set; }
+
+    public string? ComputerName { get; set; }
+    public string Bucket { get; set; } = string.Empty;
+    public string? Prefix { get; set; }
+    public string Path { get; set; } = string.Empty;
+    public string User { get; set; } = "root";
+    public string? Group { get; set; }
+    public MountHealth Health { get; set; }
+    public string HealthReason { get; set; } = string.Empty;
+    public string ActiveState { get; set; } = string.Empty;
+    public string SubState { get; set; } = string.Empty;
+    public bool Enabled { get; set; }
+    public bool Mounted { get; set; }
+    public int Restarts { get; set; }
+    public UnitOrigin Origin { get; set; }
+    public string UnitPath { get; set; } = string.Empty;
+    public MountOptions Options { get; set; } = MountOptions.Default;
+    public string[] ExtraArguments { get; set; } = Array.Empty<string>();
+    public string[] Environment { get; set; } = Array.Empty<string>();
+    public string[] Warnings { get; set; } = Array.Empty<string>();
+
+    /// <summary>New-S3MountService only: false when the same spec was already in place (nothing written or restarted).</summary>
+    public bool? Changed { get; set; }
+
+    /// <summary>New-S3MountService only: a recipe-made unit was taken over under its name.</summary>
+    public bool? Adopted { get; set; }
+
+    /// <summary>The whole model, for New-S3MountService -Force round trips and scripting.</summary>
+    public MountSpec Spec { get; set; } = new();
+
+    public string Uri => Spec.Uri;
+
+    internal static S3MountService From(MountService s, string? instanceId) => new()
+    {
+        Name = s.Name,
+        InstanceId = instanceId ?? s.InstanceId,
+        ComputerName = s.ComputerName,
+        Bucket = s.Bucket,
+        Prefix = s.Prefix,
+        Path = s.Path,
+        User = s.User,
+        Group = s.Group,
+        Health = s.Health,
+        HealthReason = s.HealthReason,
+        ActiveState = s.ActiveState,
+        SubState = s.SubState,
+        Enabled = s.Enabled,
+        Mounted = s.Mounted,
+        Restarts = s.Restarts,
+        Origin = s.Origin,
+        UnitPath = s.UnitPath,
+        Options = s.Options,
+        ExtraArguments = s.Spec.ExtraArguments.ToArray(),
+        Environment = s.Spec.Environment.ToArray(),
+        Warnings = s.Warnings.ToArray(),
+        Spec = s.Spec,
+    };
+
+    public override string ToString() => Name;
+}
+
+/// <summary>The health of one mount service (Test-S3MountService).</summary>
+public sealed class S3MountHealth
+{
+    public string Name { get; set; } = string.Empty;
+    public string? InstanceId { get; set; }
+    public string? ComputerName { get; set; }
+    public string Bucket { get; set; } = string.Empty;
+    public string Path { get; set; } = string.Empty;
+    public MountHealth Health { get; set; }
+    public string Reason { get; set; } = string.Empty;
+    public bool Mounted { get; set; }
+    public string ActiveState { get; set; } = string.Empty;
+
+    /// <summary>True when <see cref="Health"/> is Healthy.</summary>
+    public bool IsHealthy => Health == MountHealth.Healthy;
+
+    internal static S3MountHealth From(MountService s, string? instanceId) => new()
+    {
+        Name = s.Name,
+        InstanceId = instanceId ?? s.InstanceId,
+        ComputerName = s.ComputerName,
+        Bucket = s.Bucket,
+        Path = s.Path,
+        Health = s.Health,
+        Reason = s.HealthReason,
+        Mounted = s.Mounted,
+        ActiveState = s.ActiveState,
+    };
+
+    public override string ToString() => Name + ": " + Health;
+}
+
+/// <summary>What Repair-S3MountService did to one service.</summary>
+public sealed class S3MountRepair
+{
+    public string Name { get; set; } = string.Empty;
+    public string? InstanceId { get; set; }
+    public string? ComputerName { get; set; }
+    public string Bucket { get; set; } = string.Empty;
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary>none (already healthy), repair, or skipped (Hung without -Force).</summary>
+    public string Action { get; set; } = string.Empty;
+    public MountHealth Before { get; set; }
+    public MountHealth After { get; set; }
+    public string BeforeReason { get; set; } = string.Empty;
+    public string AfterReason { get; set; } = string.Empty;
+
+    internal static S3MountRepair From(RepairResult r, string? host, string? instanceId) => new()
+    {
+        Name = r.Name,
+        InstanceId = instanceId,
+        ComputerName = host,
+        Bucket = r.Service.Bucket,
+        Path = r.Service.Path,
+        Action = r.Action,
+        Before = r.Before,
+        After = r.After,
+        BeforeReason = r.BeforeReason,
+        AfterReason = r.AfterReason,
+    };
+
+    public override string ToString() => Name + ": " + Before + " -> " + After;
+}
