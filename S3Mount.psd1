@@ -10,7 +10,20 @@
     CompatiblePSEditions = @('Desktop', 'Core')
     RootModule           = 'module/S3Mount.psm1'
     FormatsToProcess     = @('module/S3Mount.format.ps1xml')
-    CmdletsToExport      = @()
+    CmdletsToExport      = @(
+        'Install-MountpointS3'
+        'Get-MountpointS3'
+        'New-S3MountService'
+        'Get-S3MountService'
+        'Remove-S3MountService'
+        'Start-S3MountService'
+        'Stop-S3MountService'
+        'Restart-S3MountService'
+        'Enable-S3MountService'
+        'Disable-S3MountService'
+        'Test-S3MountService'
+        'Repair-S3MountService'
+    )
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

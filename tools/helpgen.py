@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Writes module/en-US/S3Mount.dll-Help.xml (MAML) from the help text below.
+
+The help lives here, as data, so that the shared fleet and AWS parameters are described once; the xunit help test
+checks that every parameter of every compiled cmdlet is described and that each cmdlet has at least two examples,
+one of them for a fleet. Run: python3 tools/helpgen.py
+"""
+import os
+from xml.sax.saxutils import escape
+
+FLEET = {
+    "InstanceId": ("string[]", "EC2 instance ids to act on through SSM Run Command. Binds by property name, so EC2 instance objects, SSM instance information objects and S3Mount's own output pipe straight in. Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId or -Target the cmdlet acts on this machine."),
+    "Target": ("string[]", "SSM targets instead of instance ids, each Key=Value[,Value...]: tag:Role=hpc-compute, tag-key=Scratch, resource-groups:Name=my-group (at most 5)."),
+    "MaxConcurrency": ("string", "How many nodes run the command at once, N or N% (SSM MaxConcurrency)."),
+    "MaxErrors": ("string", "How many node errors are tolerated before SSM starts no new nodes, N or N% (SSM MaxErrors; alias MaxError)."),
+    "TimeoutSeconds": ("int", "How long a node may take to receive the command, 30 to 2592000 seconds (SSM TimeoutSeconds, the delivery timeout; alias TimeoutSecond)."),
+    "ExecutionTimeoutSeconds": ("int", "How long the script may run on each node, 1 to 172800 seconds (AWS-RunShellScript executionTimeout; SSM's default is 3600)."),
+    "OutputS3BucketName": ("string", "An S3 bucket SSM writes the full command output to. SSM returns at most 2,500 characters per node with the invocation list and 24,000 with GetCommandInvocation; with this bucket a longer result is read back from S3."),
+    "OutputS3KeyPrefix": ("string", "The key prefix for -OutputS3BucketName."),
+    "ProfileName": ("string", "The AWS credentials profile to call SSM with (AWS.Tools: -ProfileName; aliases StoredCredentials, AWSProfileName). A profile that does not exist is an error, never a silent fallback."),
+    "ProfileLocation": ("string", "The credentials file -ProfileName is read from."),
+    "Credential": ("object", "An AWSCredentials object (as AWS.Tools cmdlets take) to call SSM with."),
+    "AccessKey": ("string", "An AWS access key id (alias AK); give -SecretKey with it."),
+    "SecretKey": ("string", "The AWS secret access key for -AccessKey (aliases SK, SecretAccessKey)."),
+    "SessionToken": ("string", "The session token of temporary credentials (alias ST)."),
+}
+AWS_REGION = {
+    "Region": ("string", "The AWS Region SSM is called in (alias RegionToCall). Without it: $StoredAWSRegion (Set-DefaultAWSRegion), the profile, AWS_REGION, instance metadata."),
+    "EndpointUrl": ("string", "An SSM endpoint URL, for VPC endpoints or tests."),
+}
+SELECT = {
+    "Name": ("string[]", "Service names, mountpoint-s3-17a82347 or mountpoint-s3-17a82347.service, as Get-S3MountService lists them. Binds by property name from S3Mount's output. Tab completion offers this machine's units."),
+    "Path": ("string[]", "Mount paths: selects the services that mount there. Binds by property name. Tab completion offers this machine's mount paths."),
+}
+
+OPTIONS = [
+    ("Region", "string", "--region: the bucket's AWS Region (default: AWS_REGION, then instance metadata). On New-S3MountService this is the bucket's Region; use -SsmRegion (alias RegionToCall) for SSM."),
+    ("EndpointUrl", "string", "--endpoint-url: the S3 endpoint URL (an absolute http:// or https:// URL). Use -SsmEndpoint for SSM."),
+    ("ForcePathStyle", "switch", "--force-path-style: path-style bucket addressing."),
+    ("TransferAcceleration", "switch", "--transfer-acceleration: use S3 Transfer Acceleration (the bucket must have it enabled)."),
+    ("DualStack", "switch", "--dual-stack: IPv4/IPv6 dual-stack endpoints."),
+    ("RequesterPays", "switch", "--requester-pays: the requester pays for requests and transfer."),
+    ("BucketType", "string", "--bucket-type: general-purpose or directory (default: inferred from the name)."),
+    ("StorageClass", "string", "--storage-class: the storage class of new objects, such as STANDARD or INTELLIGENT_TIERING."),
+    ("ExpectedBucketOwner", "string", "--expected-bucket-owner: the 12-digit account id that must own the bucket."),
+    ("Sse", "string", "--sse: server-side encryption of new objects: aws:kms, aws:kms:dsse or AES256."),
+    ("SseKmsKeyId", "string", "--sse-kms-key-id: the KMS key ARN; needs -Sse aws:kms or aws:kms:dsse."),
+    ("UploadChecksums", "string", "--upload-checksums: crc32c (default), crc64nvme (mount-s3 1.23+) or off (1.7+)."),
+    ("InferContentType", "switch", "--infer-content-type: set Content-Type from the file extension (mount-s3 1.23+)."),
+    ("NoSignRequest", "switch", "--no-sign-request: load no credentials (public buckets)."),
+    ("Profile", "string", "--profile: the AWS profile mount-s3 uses on the node (not the one this cmdlet calls SSM with; that is -ProfileName)."),
+    ("CaBundle", "string", "--ca-bundle: a CA certificate bundle file on the node (mount-s3 1.23+)."),
+    ("Bind", "string[]", "--bind: network interfaces to use, one per value (mount-s3 1.9+)."),
+    ("UserAgentPrefix", "string", "--user-agent-prefix: a prefix for the S3 User-Agent."),
+    ("ReadOnly", "switch", "--read-only: mount read-only. Refused with -AllowDelete, -AllowOverwrite or -IncrementalUpload."),
+    ("AllowDelete", "switch", "--allow-delete: allow deleting files."),
+    ("AllowOverwrite", "switch", "--allow-overwrite: allow overwriting files (mount-s3 1.4+)."),
+    ("IncrementalUpload", "switch", "--incremental-upload: append to objects (S3 Express One Zone directory buckets; mount-s3 1.12+)."),
+    ("AutoUnmount", "switch", "--auto-unmount: unmount when the process exits."),
+    ("AllowRoot", "switch", "--allow-root: let root use the mount too. Excludes -AllowOther."),
+    ("AllowOther", "switch", "--allow-other: let every user use the mount. For a non-root -User, S3Mount adds user_allow_other to /etc/fuse.conf once."),
+    ("Uid", "long", "--uid: the owner id of files and directories (1 or more)."),
+    ("Gid", "long", "--gid: the group id of files and directories (1 or more)."),
+    ("DirMode", "string", "--dir-mode: directory permissions, octal, at most 0777 (default 0755)."),
+    ("FileMode", "string", "--file-mode: file permissions, octal, at most 0777 (default 0644)."),
+    ("MaximumThroughputGbps", "int", "--maximum-throughput-gbps: the throughput target in Gbit/s."),
+    ("MaxThreads", "int", "--max-threads: FUSE threads (default 16)."),
+    ("PartSize", "long", "--part-size: the part size of GET and PUT in bytes (5 MiB to 5 GiB). Excludes -ReadPartSize and -WritePartSize."),
+    ("ReadPartSize", "long", "--read-part-size: the GET part size in bytes (mount-s3 1.8+)."),
+    ("WritePartSize", "long", "--write-part-size: the PUT part size in bytes (mount-s3 1.8+)."),
+    ("MemoryTargetMiB", "long", "--memory-target: the memory target in MiB, 512 or more (mount-s3 1.24+)."),
+    ("LogDirectory", "string", "--log-directory: write logs to this directory instead of the journal."),
+    ("LogMetrics", "switch", "--log-metrics: log metrics."),
+    ("OtlpEndpoint", "string", "--otlp-endpoint: export metrics to this OpenTelemetry endpoint (mount-s3 1.21+)."),
+    ("OtlpExportInterval", "int", "--otlp-export-interval: seconds between exports; needs -OtlpEndpoint."),
+    ("DebugLogging", "switch", "--debug: debug logging (named so it does not clash with the common -Debug parameter)."),
+    ("DebugCrt", "switch", "--debug-crt: debug logging of the AWS Common Runtime."),
+    ("NoLog", "switch", "--no-log: no logging. Excludes -LogDirectory, -DebugLogging, -DebugCrt and -LogMetrics."),
+    ("CacheDirectory", "string", "--cache: the local data cache directory of this mount (mount-s3 wipes it at mount and exit, so each mount needs its own). Created owned by the service user, mode 0700."),
+    ("MaxCacheSizeMiB", "long", "--max-cache-size: the cache size cap in MiB; needs -CacheDirectory."),
+    ("MetadataTtl", "string", "--metadata-ttl: seconds, indefinite or minimal (mount-s3 1.7+)."),
+    ("NegativeMetadataTtl", "string", "--negative-metadata-ttl: seconds, indefinite or minimal (mount-s3 1.15+)."),
+    ("CacheExpressBucket", "string", "--cache-xz: an S3 Express One Zone directory bucket used as a shared cache (mount-s3 1.11+)."),
+]
+
+NODE_NOTE = "Locally it needs root and systemd; elsewhere use -InstanceId or -Target, which run the same script on EC2 nodes through SSM Run Command."
+
+CMDLETS = []
+
+def cmd(name, synopsis, description, params, examples, outputs, inputs="System.String[] (InstanceId, Name, Path by property name)"):
+    CMDLETS.append(dict(name=name, synopsis=synopsis, description=description, params=params, examples=examples, outputs=outputs, inputs=inputs))
+
+def merge(*dicts):
+    out = {}
+    for d in dicts:
+        out.update(d)
+    return out
+
+SERVICE = merge(SELECT, FLEET, AWS_REGION)
+
+cmd("New-S3MountService",
+    "Creates a persistent mount of an S3 bucket as a systemd service.",
+    "Validates the bucket, path and every mount-s3 option before anything is written (stable error ids such as S3MountPathInvalid, S3MountOptionConflict), then on the node: refuses a path another bucket or something else already uses (S3MountPathInUse); checks that the node's mount-s3 supports every option (S3MountOptionUnsupported); creates the directory owned by the service user with mode 0755; creates the cache directory; adds user_allow_other to /etc/fuse.conf only when the options need it; writes the unit atomically (SELinux label restored); daemon-reload, enable and start; waits until the mount answers. If the start fails, the error carries the journal's last lines and the node is rolled back to exactly its previous state. Applying the same settings again changes nothing (Changed is False); other settings for an existing mount need -Force. A unit the field recipe made for the same bucket and path is adopted under its name (with -Force). With -Root it writes into an offline image instead (for AMI and chroot builds). " + NODE_NOTE,
+    merge({
+        "Bucket": ("string", "The bucket: a name, a directory bucket (name--zone--x-s3), an access point alias or ARN, or s3://bucket/prefix/. Binds by property name."),
+        "Path": ("string", "The mount directory: absolute, not under system directories (/etc, /usr, /proc, /var/lib, ...). Trailing and repeated slashes are normalised. Binds by property name."),
+        "Prefix": ("string", "--prefix: mount only keys under this prefix; it ends with /. Not together with an s3:// URI that has a prefix."),
+        "User": ("string", "The user the service runs as (User=); root when not given. Must exist on the node."),
+        "Group": ("string", "The group the service runs as (Group=); the user's primary group when not given."),
+    }, {o[0]: (o[1], o[2]) for o in OPTIONS}, {
+        "ExtraArgument": ("string[]", "mount-s3 options S3Mount does not model, each --name or --name=value. Modelled options, positional words and separate values are refused (S3MountExtraArgumentInvalid); the node checks each name against its own mount-s3 --help."),
+        "Environment": ("string[]", "Environment entries for the service, each NAME=value (for example AWS_CONFIG_FILE=/etc/s3/config or HTTPS_PROXY=...)."),
+        "NoStart": ("switch", "Write and enable the unit without starting it."),
+        "NoEnable": ("switch", "Do not enable the unit (it will not mount at boot)."),
+        "Force": ("switch", "Replace a service that has other settings, or adopt a recipe-made unit; the mount restarts. Also skips confirmation (never -WhatIf)."),
+        "KeepOnFailure": ("switch", "When the start fails, keep the new unit for inspection instead of rolling back."),
+        "Root": ("string", "An offline image root: write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd; nothing is started. Needs no systemd and no AWS."),
+        "SsmRegion": ("string", "The Region SSM is called in (alias RegionToCall); -Region is the bucket's Region for mount-s3."),
+        "SsmEndpoint": ("string", "An SSM endpoint URL (VPC endpoints, tests); -EndpointUrl is the S3 endpoint for mount-s3."),
+    }, FLEET),
+    [
+        ("New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -AllowOther -User ec2-user", "Mounts the bucket read-only at /fsx/ref on this machine, as ec2-user, visible to every user."),
+        ("Get-EC2Instance -Filter @{Name='tag:Role';Values='hpc-compute'} | Select-Object -ExpandProperty Instances |\n    New-S3MountService -Bucket s3://results/run-42/ -Path /mnt/results -AllowDelete -CacheDirectory /mnt/nvme/s3cache -Region us-east-1", "Creates the same mount on every compute node of a fleet through SSM: one batched command per 50 nodes; one S3MountService object per node as it finishes."),
+        ("New-S3MountService -InstanceId i-0123456789abcdef0, i-0fedcba9876543210 -Bucket my-bucket -Path /mnt/s3 -ReadOnly -WhatIf", "Shows what would be created on two nodes; nothing is sent to SSM."),
+        ("New-S3MountService -Root /mnt/image -Bucket my-bucket -Path /mnt/s3 -ReadOnly", "Writes the unit and its enable link into an image being built (AMI, chroot): no systemd and no AWS needed."),
+    ],
+    ["S3Mount.S3MountService"], inputs="System.String[] (InstanceId, Bucket, Path, Prefix by property name)")
+
+cmd("Get-S3MountService",
+    "Lists mount services with their state and health.",
+    "Lists every mountpoint-s3-*.service in /etc/systemd/system and /usr/lib/systemd/system, S3Mount's own and those the field recipe made, with bucket, prefix, path, options, user, group, unit path, active and sub state, enabled, mounted, health (Healthy, NotMounted, Stale, Hung, Failed) and origin. One script run per node: one systemctl show for all units. Warnings list the defects of recipe-made units. Reading needs no root. " + NODE_NOTE,
+    merge(SELECT, {
+        "Bucket": ("string[]", "Only services of these buckets (wildcards allowed)."),
+        "Root": ("string", "List the units of an offline image root instead of this machine."),
+    }, FLEET, AWS_REGION),
+    [
+        ("Get-S3MountService", "Lists the mount services of this machine."),
+        ("Get-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy | Repair-S3MountService", "Finds unhealthy mounts across a fleet and repairs each on its own node (InstanceId and Name bind by property name)."),
+        ("Get-S3MountService -Target 'tag:Cluster=pcluster-1' -Bucket 'genomics-*' | Format-Table", "Lists the genomics mounts of every node tagged Cluster=pcluster-1."),
+    ],
+    ["S3Mount.S3MountService"])
+
+cmd("Remove-S3MountService",
+    "Removes mount services.",
+    "Stops and disables each service, makes sure nothing is mounted at its path (a mount still there is lazily unmounted only with -Force; otherwise the unit is kept and an S3MountStillMounted error is written), deletes the unit and its drop-ins, and reloads systemd. The directory is removed only with -RemoveDirectory and only if empty; /etc/fuse.conf is left alone. High impact: asks for confirmation unless -Confirm:$false or -Force. " + NODE_NOTE,
+    merge(SELECT, {
+        "Force": ("switch", "Lazily unmount a mount that is still there after stopping, and skip confirmation (never -WhatIf)."),
+        "RemoveDirectory": ("switch", "Also remove the mount directory when it is empty."),
+        "Root": ("string", "Remove from an offline image root instead of this machine."),
+    }, FLEET, AWS_REGION),
+    [
+        ("Remove-S3MountService -Path /mnt/s3 -RemoveDirectory", "Removes the service that mounts /mnt/s3 on this machine, and the empty directory."),
+        ("Get-S3MountService -InstanceId $ids -Bucket old-bucket | Remove-S3MountService -Confirm:$false", "Removes the old bucket's mounts from every node that has one."),
+    ],
+    ["None"])
+
+for verb, syn, desc, ex_local, ex_fleet in [
+    ("Start", "Starts mount services.", "Starts each service (after resetting a failed state) and waits until the mount answers; a start that does not mount gives an S3MountStartFailed error with the journal's last lines.", "Start-S3MountService -Name mountpoint-s3-17a82347", "Get-S3MountService -InstanceId $ids | Where-Object ActiveState -ne active | Start-S3MountService"),
+    ("Stop", "Stops mount services.", "Stops each service; mount-s3 unmounts itself, and the unit's ExecStopPost lazily unmounts a mount a dead daemon left.", "Stop-S3MountService -Path /mnt/s3", "Stop-S3MountService -Target 'tag:Role=hpc-compute' -Path /scratch/s3"),
+    ("Restart", "Restarts mount services.", "Restarts each service and waits until the mount answers.", "Restart-S3MountService -Name mountpoint-s3-17a82347 -PassThru", "Get-S3MountService -InstanceId $ids | Restart-S3MountService"),
+    ("Enable", "Enables mount services at boot.", "Enables each service, so it mounts at boot (it is wanted by remote-fs.target).", "Enable-S3MountService -Path /mnt/s3", "Enable-S3MountService -InstanceId i-0123456789abcdef0 -Path /mnt/s3"),
+    ("Disable", "Disables mount services at boot.", "Disables each service, so it no longer mounts at boot; a running mount stays until it is stopped.", "Disable-S3MountService -Path /mnt/s3", "Get-S3MountService -Target 'tag:Env=dev' | Disable-S3MountService"),
+]:
+    cmd(verb + "-S3MountService", syn, desc + " Per-service failures are non-terminating errors. " + NODE_NOTE,
+        merge(SELECT, {"PassThru": ("switch", "Write each service, with its state and health after the action.")}, FLEET, AWS_REGION),
+        [(ex_local, "Acts on a service of this machine."), (ex_fleet, "Acts on services across a fleet through SSM, one batched command per group of nodes.")],
+        ["S3Mount.S3MountService"])
+
+cmd("Test-S3MountService",
+    "Tests the health of mount services.",
+    "Reports for each service: Healthy (mounted by mount-s3 and a stat of the path answers), NotMounted (stopped, starting, or active without a mount), Stale (the path answers 'Transport endpoint is not connected': the daemon died), Hung (a stat did not answer within 5 s) or Failed (the unit failed), with the reason. " + NODE_NOTE,
+    merge(SELECT, {"Quiet": ("switch", "Return one Boolean: True when every selected service is healthy.")}, FLEET, AWS_REGION),
+    [
+        ("Test-S3MountService -Quiet", "True when every mount of this machine is healthy."),
+        ("Test-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy", "The unhealthy mounts of a fleet, with their reasons."),
+    ],
+    ["S3Mount.S3MountHealth", "System.Boolean"])
+
+cmd("Repair-S3MountService",
+    "Repairs Stale, NotMounted and Failed mounts.",
+    "For each selected service (all when none is named) that is Stale, NotMounted or Failed: lazily unmounts the dead mount, resets the failed state, starts the service and waits for the mount; reports the health before and after. Healthy services are left alone; Hung mounts are repaired only with -Force (the daemon is killed). " + NODE_NOTE,
+    merge(SELECT, {"Force": ("switch", "Also repair Hung mounts, and skip confirmation (never -WhatIf).")}, FLEET, AWS_REGION),
+    [
+        ("Repair-S3MountService", "Repairs every broken mount of this machine."),
+        ("Get-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy | Repair-S3MountService", "Repairs the broken mounts of a fleet, each on its own node."),
+    ],
+    ["S3Mount.S3MountRepair"])
+
+
+def write(path):
+    out = ['<?xml version="1.0" encoding="utf-8"?>',
+           '<helpItems schema="maml" xmlns="http://msh">']
+    for c in CMDLETS:
+        verb, noun = c["name"].split("-", 1)
+        out.append('  <command:command xmlns:maml="http://schemas.microsoft.com/maml/2004/10" xmlns:command="http://schemas.microsoft.com/maml/dev/command/2004/10" xmlns:dev="http://schemas.microsoft.com/maml/dev/2004/10">')
+        out.append('    <command:details>')
+        out.append(f'      <command:name>{c["name"]}</command:name>')
+        out.append(f'      <maml:description><maml:para>{escape(c["synopsis"])}</maml:para></maml:description>')
+        out.append(f'      <command:verb>{verb}</command:verb>')
+        out.append(f'      <command:noun>{noun}</command:noun>')
+        out.append('    </command:details>')
+        out.append(f'    <maml:description><maml:para>{escape(c["description"])}</maml:para></maml:description>')
+        out.append('    <command:syntax>')
+        out.append('      <command:syntaxItem>')
+        out.append(f'        <maml:name>{c["name"]}</maml:name>')
+        for pname, (ptype, _) in c["params"].items():
+            req = "true" if pname in ("Bucket",) or (c["name"] == "New-S3MountService" and pname == "Path") else "false"
+            out.append(f'        <command:parameter required="{req}" pipelineInput="false"><maml:name>{pname}</maml:name>' + ('' if ptype == "switch" else f'<command:parameterValue required="true">{ptype}</command:parameterValue>') + '</command:parameter>')
+        out.append('      </command:syntaxItem>')
+        out.append('    </command:syntax>')
+        out.append('    <command:parameters>')
+        for pname, (ptype, desc) in c["params"].items():
+            byprop = pname in ("InstanceId", "Name", "Path", "Bucket", "Prefix") and not (pname == "Bucket" and c["name"] == "Get-S3MountService")
+            out.append(f'      <command:parameter required="false" pipelineInput="{"True (ByPropertyName)" if byprop else "False"}" globbing="{"true" if pname == "Bucket" and c["name"].startswith("Get") else "false"}">')
+            out.append(f'        <maml:name>{pname}</maml:name>')
+            out.append(f'        <maml:description><maml:para>{escape(desc)}</maml:para></maml:description>')
+            out.append(f'        <command:parameterValue required="{"false" if ptype == "switch" else "true"}">{"SwitchParameter" if ptype == "switch" else ptype}</command:parameterValue>')
+            out.append('      </command:parameter>')
+        out.append('    </command:parameters>')
+        out.append(f'    <command:inputTypes><command:inputType><dev:type><maml:name>{escape(c["inputs"])}</maml:name></dev:type></command:inputType></command:inputTypes>')
+        out.append('    <command:returnValues>')
+        for o in c["outputs"]:
+            out.append(f'      <command:returnValue><dev:type><maml:name>{o}</maml:name></dev:type></command:returnValue>')
+        out.append('    </command:returnValues>')
+        out.append('    <command:examples>')
+        for i, (code, remark) in enumerate(c["examples"], 1):
+            out.append('      <command:example>')
+            out.append(f'        <maml:title>-------------------------- Example {i} --------------------------</maml:title>')
+            out.append(f'        <dev:code>{escape(code)}</dev:code>')
+            out.append(f'        <dev:remarks><maml:para>{escape(remark)}</maml:para></dev:remarks>')
+            out.append('      </command:example>')
+        out.append('    </command:examples>')
+        out.append('    <command:relatedLinks><maml:navigationLink><maml:linkText>about_S3Mount</maml:linkText></maml:navigationLink></command:relatedLinks>')
+        out.append('  </command:command>')
+    out.append('</helpItems>')
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+
+if __name__ == "__main__":
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    write(os.path.join(root, "module", "en-US", "S3Mount.dll-Help.xml"))
