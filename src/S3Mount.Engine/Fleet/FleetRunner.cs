@@ -394,6 +394,7 @@ public sealed class FleetRunner
 
             using var slots = new SemaphoreSlim(inFlight);
             var poller = PollLoopAsync(slots);
+            var sends = new List<Task>();
             try
             {
                 foreach (var batch in batches)
@@ -410,15 +411,26 @@ public sealed class FleetRunner
                         continue;
                     }
 
-                    var sent = await SendBatchAsync(batch, perCommand).ConfigureAwait(false);
-                    if (!sent)
+                    // Sends overlap (bounded by MaxParallelCalls): with real API latency, serial sends would delay the last batch.
+                    sends.Add(Task.Run(async () =>
                     {
-                        slots.Release();
-                    }
+                        if (!await SendBatchAsync(batch, perCommand).ConfigureAwait(false))
+                        {
+                            slots.Release();
+                        }
+                    }));
                 }
             }
             finally
             {
+                try
+                {
+                    await Task.WhenAll(sends).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_ct.IsCancellationRequested)
+                {
+                }
+
                 _sendingDone = true;
                 try
                 {
