@@ -474,9 +474,9 @@ public sealed class FleetRunner
                     }
                     while (!string.IsNullOrEmpty(token));
                 }
-                catch (SsmServiceException ex)
+                catch (Exception raw) when (raw is not OperationCanceledException)
                 {
-                    failedChunks[index] = ex;
+                    failedChunks[index] = AsServiceException(raw);
                 }
             })).ConfigureAwait(false);
 
@@ -572,8 +572,9 @@ public sealed class FleetRunner
                 var request = BuildSend(batch, null, perCommand.ToString(CultureInfo.InvariantCulture), BatchMaxErrors());
                 cmd = await CallAsync(c => Ssm.SendCommandAsync(request, c)).ConfigureAwait(false);
             }
-            catch (SsmServiceException ex)
+            catch (Exception raw) when (raw is not OperationCanceledException)
             {
+                var ex = AsServiceException(raw);
                 foreach (var id in batch)
                 {
                     Report(FromException(id, ex, null));
@@ -701,7 +702,7 @@ public sealed class FleetRunner
             }
             catch (Exception raw) when (raw is not OperationCanceledException)
             {
-                var ex = raw as SsmServiceException ?? new SsmServiceException(SsmErrorIds.SsmApiError, S3MountErrorKind.InvalidData, "Polling SSM failed: " + raw.Message, raw.GetType().Name, null, null, null, raw);
+                var ex = AsServiceException(raw);
                 // Right after SendCommand the command may not be visible yet (eventual consistency): not a failure.
                 var young = t.Polls < 5 && (ex.ErrorId == SsmErrorIds.SsmInvalidCommandId || ex.ErrorId == SsmErrorIds.SsmInvocationDoesNotExist);
                 if (!young && ++t.ConsecutiveFailures >= _o.MaxConsecutivePollFailures)
@@ -912,11 +913,14 @@ public sealed class FleetRunner
             {
                 // The final sweep reports it as cancelled.
             }
-            catch (SsmServiceException ex)
+            catch (Exception raw) when (raw is not OperationCanceledException)
             {
-                Report(FromException(id, ex, t.CommandId));
+                Report(FromException(id, AsServiceException(raw), t.CommandId));
             }
         }
+
+        private static SsmServiceException AsServiceException(Exception raw) =>
+            raw as SsmServiceException ?? new SsmServiceException(SsmErrorIds.SsmApiError, S3MountErrorKind.InvalidData, "Talking to SSM failed: " + raw.Message, raw.GetType().Name, null, null, null, raw);
 
         private async Task<GetCommandInvocationResponse?> GetInvocationAsync(string commandId, string instanceId)
         {
