@@ -228,6 +228,8 @@ public sealed class FleetRunner
 
         public bool Done { get; set; }
 
+        public bool CancelSent { get; set; }
+
         public bool CommandTerminal { get; set; }
 
         public int TargetCount { get; set; }
@@ -423,9 +425,18 @@ public sealed class FleetRunner
             }
             finally
             {
+                var allSends = Task.WhenAll(sends);
                 try
                 {
-                    await Task.WhenAll(sends).ConfigureAwait(false);
+                    if (_ct.IsCancellationRequested)
+                    {
+                        // Sends on the wire finish (and cancel their own command); do not wait for them for long.
+                        await Task.WhenAny(allSends, Task.Delay(_o.CancelGrace)).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await allSends.ConfigureAwait(false);
+                    }
                 }
                 catch (OperationCanceledException) when (_ct.IsCancellationRequested)
                 {
@@ -570,7 +581,7 @@ public sealed class FleetRunner
             try
             {
                 var request = BuildSend(batch, null, perCommand.ToString(CultureInfo.InvariantCulture), BatchMaxErrors());
-                cmd = await CallAsync(c => Ssm.SendCommandAsync(request, c)).ConfigureAwait(false);
+                cmd = await SendUncancelledAsync(request).ConfigureAwait(false);
             }
             catch (Exception raw) when (raw is not OperationCanceledException)
             {
@@ -595,8 +606,21 @@ public sealed class FleetRunner
 
             Interlocked.Increment(ref _batchesSent);
             Progress(null);
+            if (_ct.IsCancellationRequested)
+            {
+                // Cancelled while this command was being created: cancel it too, so nothing runs unobserved.
+                await CancelCommandsAsync(new[] { tracker }).ConfigureAwait(false);
+            }
+
             return true;
         }
+
+        /// <summary>
+        /// Once a SendCommand is on the wire it is not abandoned: SSM may create the command anyway, and only its id lets
+        /// us cancel it. Cancellation is checked before sending and between throttling rounds.
+        /// </summary>
+        private Task<SsmCommand> SendUncancelledAsync(SendCommandRequest request) =>
+            CallAsync(_ => Ssm.SendCommandAsync(request, CancellationToken.None));
 
         // ---------------- target runs ----------------
         private async Task RunTargetsAsync()
@@ -605,7 +629,7 @@ public sealed class FleetRunner
             Progress(null);
             SsmCommand cmd;
             var request = BuildSend(null, _req.Targets, _req.MaxConcurrency ?? "50", _req.MaxErrors ?? "100%");
-            cmd = await CallAsync(c => Ssm.SendCommandAsync(request, c)).ConfigureAwait(false);
+            cmd = await SendUncancelledAsync(request).ConfigureAwait(false);
             var tracker = new CommandTracker(cmd.CommandId, null)
             {
                 Interval = _o.PollInterval,
@@ -669,6 +693,11 @@ public sealed class FleetRunner
                     {
                         t.CommandTerminal = SsmStatus.IsTerminal(cmd.Status);
                         t.TargetCount = cmd.TargetCount;
+                        if (ResolveCount(_req.MaxErrors ?? "100%", cmd.TargetCount, atLeastOne: false) is int limit && cmd.ErrorCount > limit)
+                        {
+                            // SSM stopped starting targets: its Cancelled invocations are "not started", not a user cancel.
+                            _stopNew = true;
+                        }
                         if (cmd.TargetCount > 0)
                         {
                             _batchesTotal = 1;
@@ -941,10 +970,16 @@ public sealed class FleetRunner
             }
         }
 
-        private async Task CancelOutstandingAsync()
+        private Task CancelOutstandingAsync() => CancelCommandsAsync(Trackers().Where(t => !t.Done && !t.CancelSent).ToList());
+
+        private async Task CancelCommandsAsync(IReadOnlyList<CommandTracker> open)
         {
             using var grace = new CancellationTokenSource(_o.CancelGrace);
-            var open = Trackers().Where(t => !t.Done).ToList();
+            foreach (var t in open)
+            {
+                t.CancelSent = true;
+            }
+
             await Task.WhenAll(open.Select(async t =>
             {
                 try
