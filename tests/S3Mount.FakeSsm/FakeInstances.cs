@@ -89,9 +89,13 @@ public sealed class DelegateInstance : IFakeInstance
 
     public DelegateInstance(Func<string, CancellationToken, Task<(int exit, string stdout, string stderr)>> run) => _run = run;
 
-    /// <summary>Adapts a lab node: the agent writes the commands to a file and runs it with sh, so the lab gets "sh -s" input.</summary>
-    public static DelegateInstance FromExec(Func<string, string?, TimeSpan?, Task<(int exit, string stdout, string stderr)>> execAsync) =>
-        new((script, ct) => execAsync(script, null, null));
+    /// <summary>
+    /// Adapts a lab node's <c>ExecAsync(script, stdin, timeout)</c>, which runs its script with sh. By default the node
+    /// gets exactly what the SSM agent would run (the commands, including S3Mount's base64 wrapper line); with
+    /// <paramref name="decode"/> it gets the original script back when the commands carry S3Mount's encoding.
+    /// </summary>
+    public static DelegateInstance FromExec(Func<string, string?, TimeSpan?, Task<(int exit, string stdout, string stderr)>> execAsync, bool decode = false) =>
+        new((script, ct) => execAsync(decode ? FakeScript.TryDecode(script) ?? script : script, null, null));
 
     public Task<(int exit, string stdout, string stderr)> RunAsync(string script, CancellationToken cancellationToken) => _run(script, cancellationToken);
 }
@@ -156,4 +160,29 @@ public sealed class InMemoryOutputStore : IOutputStore
     }
 
     public string? Get(string bucket, string key) => Objects.TryGetValue(bucket + "/" + key, out var v) ? v : null;
+}
+
+/// <summary>Reads S3Mount's AWS-RunShellScript encoding (one line that base64-decodes the script into a file for /bin/sh).</summary>
+public static class FakeScript
+{
+    private static readonly System.Text.RegularExpressions.Regex Payload = new("printf '%s' '([A-Za-z0-9+/=]*)' \\| base64 -d");
+
+    /// <summary>The original script, or null when the commands are not S3Mount-encoded.</summary>
+    public static string? TryDecode(string commands)
+    {
+        var m = Payload.Match(commands);
+        if (!m.Success)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(m.Groups[1].Value));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
 }

@@ -41,6 +41,9 @@ public sealed class FakeSsmOptions
 
     /// <summary>Multiplies TimeoutSeconds and executionTimeout so tests need not wait 30 s (e.g. 0.001).</summary>
     public double TimeoutScale { get; init; } = 1.0;
+
+    /// <summary>Added to every answer, like a real API round trip (benchmarks).</summary>
+    public TimeSpan ApiLatency { get; init; } = TimeSpan.Zero;
 }
 
 /// <summary>
@@ -191,6 +194,11 @@ public sealed class FakeSsmServer : IDisposable
             {
                 await ctx.Request.InputStream.CopyToAsync(ms).ConfigureAwait(false);
                 body = ms.ToArray();
+            }
+
+            if (Options.ApiLatency > TimeSpan.Zero)
+            {
+                await Task.Delay(Options.ApiLatency).ConfigureAwait(false);
             }
 
             var (status, json) = Dispatch(ctx.Request, body);

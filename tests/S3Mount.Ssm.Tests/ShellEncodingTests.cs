@@ -24,6 +24,25 @@ public class ShellEncodingTests
     }
 
     [Fact]
+    public async Task LabNodesGetTheAgentsCommandsOrTheDecodedScript()
+    {
+        string? seenRaw = null;
+        string? seenDecoded = null;
+        using var fake = new FakeSsmServer();
+        fake.AddInstance(Ssm.Id(1), DelegateInstance.FromExec((script, stdin, timeout) => { seenRaw = script; return Task.FromResult((0, "S3MOUNT-RESULT 1\nS3MOUNT-END\n", string.Empty)); }));
+        fake.AddInstance(Ssm.Id(2), DelegateInstance.FromExec((script, stdin, timeout) => { seenDecoded = script; return Task.FromResult((0, "S3MOUNT-RESULT 1\nS3MOUNT-END\n", string.Empty)); }, decode: true));
+        using var client = Ssm.Client(fake.Endpoint);
+        var results = new System.Collections.Generic.List<FleetNodeResult<string>>();
+        await new FleetRunner(client, null, FleetTests.FastOptions()).RunAsync(
+            new FleetRunRequest { Script = Nasty, InstanceIds = new[] { Ssm.Id(1), Ssm.Id(2) } }, o => o.Stdout,
+            new DelegateFleetSink<string>(r => { lock (results) { results.Add(r); } }), CancellationToken.None);
+        Assert.All(results, r => Assert.True(r.IsSuccess));
+        Assert.Equal(ScriptEncoding.ToCommands(Nasty)[0], seenRaw);
+        Assert.Equal(Nasty, seenDecoded);
+        Assert.Equal(Nasty, FakeScript.TryDecode(seenRaw!));
+    }
+
+    [Fact]
     public async Task ScriptsRunUnderBinShThroughTheFake()
     {
         if (!File.Exists("/bin/sh"))

@@ -47,9 +47,9 @@ public sealed class FleetRunnerOptions
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Each poll of a command waits this factor longer than the one before, up to <see cref="MaxPollInterval"/>.</summary>
-    public double PollGrowth { get; init; } = 1.2;
+    public double PollGrowth { get; init; } = 1.1;
 
-    public TimeSpan MaxPollInterval { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan MaxPollInterval { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Instance ids per SendCommand (SSM allows 50).</summary>
     public int BatchSize { get; init; } = 50;

@@ -228,6 +228,8 @@ public sealed class FleetRunner
 
         public bool Done { get; set; }
 
+        public bool CancelSent { get; set; }
+
         public bool CommandTerminal { get; set; }
 
         public int TargetCount { get; set; }
@@ -394,6 +396,7 @@ public sealed class FleetRunner
 
             using var slots = new SemaphoreSlim(inFlight);
             var poller = PollLoopAsync(slots);
+            var sends = new List<Task>();
             try
             {
                 foreach (var batch in batches)
@@ -410,15 +413,35 @@ public sealed class FleetRunner
                         continue;
                     }
 
-                    var sent = await SendBatchAsync(batch, perCommand).ConfigureAwait(false);
-                    if (!sent)
+                    // Sends overlap (bounded by MaxParallelCalls): with real API latency, serial sends would delay the last batch.
+                    sends.Add(Task.Run(async () =>
                     {
-                        slots.Release();
-                    }
+                        if (!await SendBatchAsync(batch, perCommand).ConfigureAwait(false))
+                        {
+                            slots.Release();
+                        }
+                    }));
                 }
             }
             finally
             {
+                var allSends = Task.WhenAll(sends);
+                try
+                {
+                    if (_ct.IsCancellationRequested)
+                    {
+                        // Sends on the wire finish (and cancel their own command); do not wait for them for long.
+                        await Task.WhenAny(allSends, Task.Delay(_o.CancelGrace)).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await allSends.ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (_ct.IsCancellationRequested)
+                {
+                }
+
                 _sendingDone = true;
                 try
                 {
@@ -462,9 +485,9 @@ public sealed class FleetRunner
                     }
                     while (!string.IsNullOrEmpty(token));
                 }
-                catch (SsmServiceException ex)
+                catch (Exception raw) when (raw is not OperationCanceledException)
                 {
-                    failedChunks[index] = ex;
+                    failedChunks[index] = AsServiceException(raw);
                 }
             })).ConfigureAwait(false);
 
@@ -558,10 +581,11 @@ public sealed class FleetRunner
             try
             {
                 var request = BuildSend(batch, null, perCommand.ToString(CultureInfo.InvariantCulture), BatchMaxErrors());
-                cmd = await CallAsync(c => Ssm.SendCommandAsync(request, c)).ConfigureAwait(false);
+                cmd = await SendUncancelledAsync(request).ConfigureAwait(false);
             }
-            catch (SsmServiceException ex)
+            catch (Exception raw) when (raw is not OperationCanceledException)
             {
+                var ex = AsServiceException(raw);
                 foreach (var id in batch)
                 {
                     Report(FromException(id, ex, null));
@@ -582,8 +606,21 @@ public sealed class FleetRunner
 
             Interlocked.Increment(ref _batchesSent);
             Progress(null);
+            if (_ct.IsCancellationRequested)
+            {
+                // Cancelled while this command was being created: cancel it too, so nothing runs unobserved.
+                await CancelCommandsAsync(new[] { tracker }).ConfigureAwait(false);
+            }
+
             return true;
         }
+
+        /// <summary>
+        /// Once a SendCommand is on the wire it is not abandoned: SSM may create the command anyway, and only its id lets
+        /// us cancel it. Cancellation is checked before sending and between throttling rounds.
+        /// </summary>
+        private Task<SsmCommand> SendUncancelledAsync(SendCommandRequest request) =>
+            CallAsync(_ => Ssm.SendCommandAsync(request, CancellationToken.None));
 
         // ---------------- target runs ----------------
         private async Task RunTargetsAsync()
@@ -592,7 +629,7 @@ public sealed class FleetRunner
             Progress(null);
             SsmCommand cmd;
             var request = BuildSend(null, _req.Targets, _req.MaxConcurrency ?? "50", _req.MaxErrors ?? "100%");
-            cmd = await CallAsync(c => Ssm.SendCommandAsync(request, c)).ConfigureAwait(false);
+            cmd = await SendUncancelledAsync(request).ConfigureAwait(false);
             var tracker = new CommandTracker(cmd.CommandId, null)
             {
                 Interval = _o.PollInterval,
@@ -656,6 +693,11 @@ public sealed class FleetRunner
                     {
                         t.CommandTerminal = SsmStatus.IsTerminal(cmd.Status);
                         t.TargetCount = cmd.TargetCount;
+                        if (ResolveCount(_req.MaxErrors ?? "100%", cmd.TargetCount, atLeastOne: false) is int limit && cmd.ErrorCount > limit)
+                        {
+                            // SSM stopped starting targets: its Cancelled invocations are "not started", not a user cancel.
+                            _stopNew = true;
+                        }
                         if (cmd.TargetCount > 0)
                         {
                             _batchesTotal = 1;
@@ -689,7 +731,7 @@ public sealed class FleetRunner
             }
             catch (Exception raw) when (raw is not OperationCanceledException)
             {
-                var ex = raw as SsmServiceException ?? new SsmServiceException(SsmErrorIds.SsmApiError, S3MountErrorKind.InvalidData, "Polling SSM failed: " + raw.Message, raw.GetType().Name, null, null, null, raw);
+                var ex = AsServiceException(raw);
                 // Right after SendCommand the command may not be visible yet (eventual consistency): not a failure.
                 var young = t.Polls < 5 && (ex.ErrorId == SsmErrorIds.SsmInvalidCommandId || ex.ErrorId == SsmErrorIds.SsmInvocationDoesNotExist);
                 if (!young && ++t.ConsecutiveFailures >= _o.MaxConsecutivePollFailures)
@@ -900,11 +942,14 @@ public sealed class FleetRunner
             {
                 // The final sweep reports it as cancelled.
             }
-            catch (SsmServiceException ex)
+            catch (Exception raw) when (raw is not OperationCanceledException)
             {
-                Report(FromException(id, ex, t.CommandId));
+                Report(FromException(id, AsServiceException(raw), t.CommandId));
             }
         }
+
+        private static SsmServiceException AsServiceException(Exception raw) =>
+            raw as SsmServiceException ?? new SsmServiceException(SsmErrorIds.SsmApiError, S3MountErrorKind.InvalidData, "Talking to SSM failed: " + raw.Message, raw.GetType().Name, null, null, null, raw);
 
         private async Task<GetCommandInvocationResponse?> GetInvocationAsync(string commandId, string instanceId)
         {
@@ -925,10 +970,16 @@ public sealed class FleetRunner
             }
         }
 
-        private async Task CancelOutstandingAsync()
+        private Task CancelOutstandingAsync() => CancelCommandsAsync(Trackers().Where(t => !t.Done && !t.CancelSent).ToList());
+
+        private async Task CancelCommandsAsync(IReadOnlyList<CommandTracker> open)
         {
             using var grace = new CancellationTokenSource(_o.CancelGrace);
-            var open = Trackers().Where(t => !t.Done).ToList();
+            foreach (var t in open)
+            {
+                t.CancelSent = true;
+            }
+
             await Task.WhenAll(open.Select(async t =>
             {
                 try

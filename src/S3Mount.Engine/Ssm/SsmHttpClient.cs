@@ -51,12 +51,28 @@ public sealed class SsmHttpClient : ISsmClient, IDisposable
         Region = settings.Region;
         Endpoint = settings.Endpoint ?? DefaultEndpoint(settings.Region);
         _options = options ?? new SsmClientOptions();
-        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        _http = handler is null ? new HttpClient(CreateHandler(), disposeHandler: true) : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
         _ownsHttp = true;
     }
 
     public string Region { get; }
+
+    /// <summary>On .NET Framework (Windows PowerShell) the default is 2 connections per host: far too few for a fleet.</summary>
+    private static HttpMessageHandler CreateHandler()
+    {
+        var h = new HttpClientHandler();
+        try
+        {
+            h.MaxConnectionsPerServer = 64;
+        }
+        catch (PlatformNotSupportedException)
+        {
+            // Keep the platform default.
+        }
+
+        return h;
+    }
 
     public Uri Endpoint { get; }
 
