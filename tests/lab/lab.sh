@@ -29,7 +29,7 @@ SUITE=bookworm
 INCLUDE=systemd,systemd-sysv,dbus,fuse3,procps,util-linux,ca-certificates
 # s3fs depends on "fuse"; fuse3 provides it, but debootstrap's resolver does
 # not know that, so s3fs is installed with apt afterwards.
-EXTRA_PACKAGES=(s3fs gpg curl less)
+EXTRA_PACKAGES=(s3fs gpg gpg-agent curl less)
 S3RVER_VERSION=3.7.1
 BUCKETS=(lab-bucket lab-bucket-2)
 S3_KEY=S3RVER
@@ -207,7 +207,7 @@ nspawn_pid() {
   local f=$LAB/nodes/$1/nspawn.pid pid
   [[ -f $f ]] || return 1
   pid=$(<"$f")
-  [[ -d /proc/$pid ]] || return 1
+  [[ -n $pid && -d /proc/$pid ]] || return 1
   echo "$pid"
 }
 
@@ -239,13 +239,24 @@ boot_node() {
     </dev/null >>"$d/console.log" 2>&1
 }
 
+node_failed() {
+  local d
+  d=$(node_dir "$1")
+  { echo "--- console of $1:"; tail -30 "$d/console.log"; } >&2 2>/dev/null || true
+  cp "$d/console.log" "$LAB/failed-$1.log" 2>/dev/null || true
+  die "$2"
+}
+
 wait_node() {
-  local name=$1 deadline state
+  local name=$1 deadline state pidf
+  pidf=$(node_dir "$name")/nspawn.pid
   deadline=$((SECONDS + 90))
   until node_pid1 "$name" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { tail -20 "$(node_dir "$name")/console.log" >&2; die "node $name did not start"; }
-    nspawn_pid "$name" >/dev/null || [[ ! -s $(node_dir "$name")/nspawn.pid ]] ||
-      { tail -20 "$(node_dir "$name")/console.log" >&2; die "nspawn for $name exited"; }
+    ((SECONDS < deadline)) || node_failed "$name" "node $name did not start"
+    if [[ -s $pidf ]] && ! nspawn_pid "$name" >/dev/null; then
+      sleep 0.2
+      [[ -s $pidf ]] && ! nspawn_pid "$name" >/dev/null && node_failed "$name" "nspawn for $name exited"
+    fi
     sleep 0.05
   done
   while :; do
@@ -253,7 +264,7 @@ wait_node() {
     case $state in
       running | degraded) return 0 ;;
     esac
-    ((SECONDS < deadline)) || { tail -20 "$(node_dir "$name")/console.log" >&2; die "node $name stuck in '$state'"; }
+    ((SECONDS < deadline)) || node_failed "$name" "node $name stuck in '$state'"
     sleep 0.1
   done
 }
