@@ -526,7 +526,7 @@ pkg_key_fpr() {
 }
 
 pkg_make_deb() {
-  local ver=$1 depends=$2 out=$3 tmp
+  local ver=$1 depends=$2 out=$3 extra=${4:-} tmp
   tmp=$(mktemp -d)
   mkdir -p "$tmp/DEBIAN" "$tmp/opt/aws/mountpoint-s3/bin" "$tmp/usr/bin" "$tmp/usr/sbin"
   install -m 755 "$LAB_SRC/mount-s3-standin" "$tmp/opt/aws/mountpoint-s3/bin/mount-s3"
@@ -538,7 +538,8 @@ Package: mount-s3
 Version: $ver
 Architecture: amd64
 Maintainer: S3Mount lab <lab@s3mount.invalid>
-Depends: $depends
+Depends: $depends${extra:+
+$extra}
 Section: utils
 Priority: optional
 Homepage: https://github.com/awslabs/mountpoint-s3
@@ -571,9 +572,10 @@ pkg_build_locked() {
     mkdir -p "$tmp/$v/x86_64"
     pkg_make_deb "$v" 'fuse3 | fuse, libfuse2, s3fs, bash' "$tmp/$v/x86_64/mount-s3-$v-x86_64.deb"
   done
-  # Deliberately bad: needs fuse 2, which fuse3 breaks: installing it removes fuse3.
+  # Deliberately bad: needs fuse 2 and conflicts with fuse3, so installing it
+  # removes fuse3 (what installing "fuse" does on Ubuntu 22.04).
   mkdir -p "$tmp/$PKG_BAD/x86_64"
-  pkg_make_deb "$PKG_BAD" 'fuse (<< 3), libfuse2, bash' "$tmp/$PKG_BAD/x86_64/mount-s3-$PKG_BAD-x86_64.deb"
+  pkg_make_deb "$PKG_BAD" 'fuse (<< 3), libfuse2, bash' "$tmp/$PKG_BAD/x86_64/mount-s3-$PKG_BAD-x86_64.deb" "Conflicts: fuse3"
   cp "$tmp/$PKG_LATEST/x86_64/mount-s3-$PKG_LATEST-x86_64.deb" "$tmp/latest/x86_64/mount-s3.deb"
   while read -r f; do
     GNUPGHOME=$gh gpg --batch --yes --armor --detach-sign -o "$f.asc" "$f"
