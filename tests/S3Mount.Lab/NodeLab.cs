@@ -7,7 +7,6 @@ using System.IO;
 using System.Linq;
 using System.Net;
 using System.Net.Http;
-using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using System.Xml.Linq;
@@ -33,7 +32,6 @@ public sealed class NodeLab : IAsyncDisposable
     private static readonly XNamespace S3Ns = "http://doc.s3.amazonaws.com/2006-03-01/";
     private static int counter;
     private static int exitHooked;
-    private static PosixSignalRegistration? sigint;
 
     private readonly List<LabNode> nodes = [];
     private readonly Dictionary<string, string> environment;
@@ -300,8 +298,9 @@ public sealed class NodeLab : IAsyncDisposable
             return;
         }
 
+        // Normal exit and SIGTERM. SIGKILL and crashes are covered by lab.sh's watchdog,
+        // which destroys a lab as soon as its owner process (this one) is gone.
         AppDomain.CurrentDomain.ProcessExit += (_, _) => DestroyAllSync();
-        sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => DestroyAllSync());
     }
 
     private static void DestroyAllSync()
@@ -315,8 +314,6 @@ public sealed class NodeLab : IAsyncDisposable
 
             LiveLabs.TryRemove(lab.LabId, out _);
         }
-
-        GC.KeepAlive(sigint);
     }
 
     private static string? FindScript()
