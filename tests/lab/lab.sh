@@ -9,6 +9,7 @@
 #   lab.sh cp-out NAME SRC DEST       copy a node file to the host
 #   lab.sh reboot NAME                clean halt, boot again on the same overlay
 #   lab.sh down NAME... | destroy-all | reap | status
+#   lab.sh prune                      drop cache entries of older inputs
 #   lab.sh root NAME                  print the host path of the node's root
 #   lab.sh s3 start|stop|endpoint     loopback S3 server (s3rver)
 #   lab.sh pkg [build|serve|stop]     stand-in .debs, signatures, HTTP server
@@ -132,6 +133,7 @@ build_base_locked() {
     local mirror
     mirror=$(host_mirror)
     log "debootstrap $SUITE from $mirror (cold, about a minute)"
+    : >"$CACHE/build.log"
     debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp" "$mirror" >>"$CACHE/build.log" 2>&1 ||
       { tail -20 "$CACHE/build.log" >&2; rm -rf "$tmp"; die "debootstrap failed"; }
     log "debootstrap done in $(elapsed "$t0") s"
@@ -183,6 +185,27 @@ cmd_base() {
   with_cache_lock standin_layer_locked >/dev/null
   log "base + packages + stand-in layer ready in $(elapsed "$t0") s"
   base_dir
+}
+
+# prune: remove cache entries of older inputs that no running overlay uses.
+prune_locked() {
+  local keep_base keep_pkg e used
+  keep_base=$(base_dir)
+  keep_pkg=$(pkg_dir)
+  used=$(findmnt -rn -t overlay -o OPTIONS 2>/dev/null || true)
+  for e in "$CACHE"/base-* "$CACHE"/layer-standin-* "$CACHE"/pkg-*; do
+    [[ -e $e ]] || continue
+    case $e in "$keep_base" | "$keep_base.tar.zst" | "$keep_pkg") continue ;; esac
+    if [[ $used == *"${e%.tar.zst}"* ]]; then continue; fi
+    # The current stand-in layer is kept when it sits on the current base.
+    if [[ $e == "$CACHE"/layer-standin-* && -f $keep_pkg/.lab-complete ]]; then
+      local key
+      key=$( { echo "$keep_base"; sha256sum "$keep_pkg/$PKG_LATEST/x86_64/mount-s3-$PKG_LATEST-x86_64.deb"; } | sha256sum | cut -c1-16)
+      [[ $e == "$CACHE/layer-standin-$key" ]] && continue
+    fi
+    log "pruning $e"
+    rm -rf "$e"
+  done
 }
 
 # ---------------------------------------------------------------- lab state
@@ -683,6 +706,7 @@ main() {
     down) cmd_down "$@" ;;
     destroy-all) cmd_destroy_all ;;
     reap) cmd_reap ;;
+    prune) with_cache_lock prune_locked ;;
     watchdog) cmd_watchdog ;;
     status) cmd_status ;;
     root) echo "$(node_dir "${1:?usage: lab.sh root NAME}")/root" ;;
