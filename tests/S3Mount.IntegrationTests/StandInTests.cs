@@ -45,6 +45,35 @@ public sealed class StandInTests(NodeLabFixture fixture, ITestOutputHelper outpu
     }
 
     [Theory]
+    [InlineData("--prefix a/b/ --region eu-west-1 --endpoint-url http://127.0.0.1:1 --force-path-style --requester-pays --bucket-type general-purpose --storage-class STANDARD_IA --expected-bucket-owner 123456789012")]
+    [InlineData("--transfer-acceleration --dual-stack --sse aws:kms --sse-kms-key-id arn:aws:kms:us-east-1:1:key/x --upload-checksums crc64nvme --infer-content-type")]
+    [InlineData("--sse aws:kms:dsse --upload-checksums off --no-sign-request --read-only --allow-delete --allow-overwrite --incremental-upload")]
+    [InlineData("--sse AES256 --profile p --auto-unmount --allow-root --uid 1000 --gid 1000 --dir-mode 0750 --file-mode 640")]
+    [InlineData("--allow-other --maximum-throughput-gbps 5 --max-threads 4 --read-part-size 1048576 --write-part-size 1048576 --ca-bundle /etc/ssl/certs/ca-certificates.crt")]
+    [InlineData("--part-size 8388608 --bind eth0 --bind eth1 -f -l /var/log/mount-s3 --log-metrics -d --debug-crt")]
+    [InlineData("--foreground --log-directory=/tmp --otlp-endpoint http://127.0.0.1:4318 --otlp-export-interval 60")]
+    [InlineData("--no-log --cache /var/cache/m --max-cache-size 1024 --metadata-ttl indefinite --negative-metadata-ttl minimal")]
+    [InlineData("--metadata-ttl 0 --negative-metadata-ttl 30 --cache-xz my-cache--use1-az4--x-s3 --user-agent-prefix s3mount/1.0")]
+    [InlineData("-o _netdev,nosuid,nodev,nofail,ro,allow-other,uid=1000,gid=1000,prefix=p/,metadata-ttl=60")]
+    public async Task EveryOptionOf123IsAccepted(string options)
+    {
+        var r = await fixture.Lab.Nodes[0].ExecAsync($"MOUNT_S3_STANDIN_CHECK_ONLY=1 mount-s3 {options} lab-bucket /mnt", cancellationToken: Ct);
+        Assert.True(r.Succeeded, r.ToString());
+    }
+
+    [Fact]
+    public async Task DirectoryMustExistAndNotBeAFile()
+    {
+        var node = fixture.Lab.Nodes[0];
+        var missing = await node.ExecAsync("mount-s3 lab-bucket /mnt/does-not-exist", cancellationToken: Ct);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("does not exist", missing.StdErr, StringComparison.Ordinal);
+        var file = await node.ExecAsync("mount-s3 lab-bucket /etc/hostname", cancellationToken: Ct);
+        Assert.Equal(1, file.ExitCode);
+        Assert.Contains("not a directory", file.StdErr, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--help")]
     [InlineData("--version")]
     [InlineData("-V")]
