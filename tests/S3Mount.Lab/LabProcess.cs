@@ -113,6 +113,11 @@ internal static class LabProcess
         {
             // The command did not read its input; its exit status tells the rest.
         }
+        catch (OperationCanceledException)
+        {
+            Kill(process);
+            throw;
+        }
 
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutCts.CancelAfter(timeout);
