@@ -1,0 +1,58 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace S3Mount.FakeSsm;
+
+/// <summary>
+/// A simulated node whose file system is a sandbox directory: the S3Mount script SSM would run is run with /bin/sh
+/// against that directory as its offline image root (<c>ROOT=...</c>), so create, list and remove really happen,
+/// without systemd and without root. <see cref="Prepare"/> lays out the minimal /etc the scripts read.
+/// </summary>
+public sealed class SandboxInstance : IFakeInstance
+{
+    public SandboxInstance(string root) => Root = root;
+
+    public string Root { get; }
+
+    /// <summary>Creates the sandbox with /etc/passwd, /etc/group (root and the given user) and /etc/fuse.conf.</summary>
+    public static SandboxInstance Prepare(string root, string user, string uid, string gid)
+    {
+        Directory.CreateDirectory(Path.Combine(root, "etc"));
+        File.WriteAllText(Path.Combine(root, "etc", "passwd"), $"root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{gid}::/home/{user}:/bin/sh\n");
+        File.WriteAllText(Path.Combine(root, "etc", "group"), $"root:x:0:\n{user}:x:{gid}:\n");
+        File.WriteAllText(Path.Combine(root, "etc", "fuse.conf"), "#user_allow_other\n");
+        return new SandboxInstance(root);
+    }
+
+    public async Task<(int exit, string stdout, string stderr)> RunAsync(string script, CancellationToken cancellationToken)
+    {
+        var decoded = FakeScript.TryDecode(script) ?? script;
+        var text = decoded.Replace("\nROOT=''\n", "\nROOT='" + Root.Replace("'", "'\\''") + "'\n");
+        var file = Path.Combine(Path.GetTempPath(), "s3mount-sandbox-" + Guid.NewGuid().ToString("N") + ".sh");
+        File.WriteAllText(file, text, new UTF8Encoding(false));
+        try
+        {
+            var psi = new ProcessStartInfo("/bin/sh", "\"" + file + "\"")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            using var p = Process.Start(psi)!;
+            p.StandardInput.Close();
+            var o = p.StandardOutput.ReadToEndAsync();
+            var e = p.StandardError.ReadToEndAsync();
+            await Task.Run(() => p.WaitForExit(), cancellationToken).ConfigureAwait(false);
+            return (p.ExitCode, await o.ConfigureAwait(false), await e.ConfigureAwait(false));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
