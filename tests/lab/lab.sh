@@ -487,6 +487,9 @@ cmd_reap() {
     [[ -d $l ]] || continue
     l=${l%/}
     [[ $l == "$LAB" ]] && continue
+    # A lab without an owner file may be in the middle of being created by an
+    # older lab.sh: leave it alone for two minutes.
+    if [[ ! -f $l/owner ]] && (($(date +%s) - $(stat -c %Y "$l" 2>/dev/null || echo 0) < 120)); then continue; fi
     if ! owner_alive "$l"; then
       log "reaping lab $(basename "$l") (owner gone)"
       destroy_lab "$l"
