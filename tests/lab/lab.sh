@@ -367,6 +367,8 @@ cmd_up() {
     [[ ! -e $d ]] || die "node $name exists in lab $LAB_ID"
     created+=("$name")
     mkdir -p "$d/upper" "$d/work" "$d/root"
+    # Only root may reach the node's files and its world-writable FUSE device node.
+    chmod 700 "$d"
     mount -t overlay "s3mount-lab-$name" -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$d/root"
     echo "$name" >"$d/root/etc/hostname"
     systemd-id128 new >"$d/root/etc/machine-id"
