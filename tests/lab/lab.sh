@@ -189,7 +189,11 @@ cmd_base() {
 
 # prune: remove cache entries of older inputs that no running overlay uses.
 prune_locked() {
-  local keep_base keep_pkg e used
+  local keep_base keep_pkg e used l
+  # Running labs (of any checkout) may serve or mount older entries.
+  for l in "$RUN_ROOT"/*/; do
+    [[ -d $l ]] && die "labs are running ($(basename "$l"), ...): not pruning"
+  done
   keep_base=$(base_dir)
   keep_pkg=$(pkg_dir)
   used=$(findmnt -rn -t overlay -o OPTIONS 2>/dev/null || true)
