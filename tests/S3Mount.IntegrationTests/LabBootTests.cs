@@ -34,6 +34,36 @@ public sealed class LabBootTests(NodeLabFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task FilesCopyInAndOutAndCommandsKeepStdinAndExitStatus()
+    {
+        var node = fixture.Lab.Nodes[0];
+        var host = System.IO.Path.GetTempFileName();
+        try
+        {
+            var bytes = new byte[] { 0, 1, 2, 255, 10, 13 };
+            await System.IO.File.WriteAllBytesAsync(host, bytes, Ct);
+            await node.CopyInAsync(host, "/root/copied.bin", "0600", Ct);
+            Assert.Equal("600 6\n", (await node.ExecCheckedAsync("stat -c '%a %s' /root/copied.bin", cancellationToken: Ct)).StdOut);
+            System.IO.File.Delete(host);
+            await node.CopyOutAsync("/root/copied.bin", host, Ct);
+            Assert.Equal(bytes, await System.IO.File.ReadAllBytesAsync(host, Ct));
+
+            var echo = await node.ExecAsync("tr a-z A-Z; exit 7", stdin: "hello", cancellationToken: Ct);
+            Assert.Equal(7, echo.ExitCode);
+            Assert.Equal("HELLO", echo.StdOut);
+
+            var slow = await node.ExecAsync("sleep 30", timeout: System.TimeSpan.FromSeconds(1), cancellationToken: Ct);
+            Assert.True(slow.TimedOut);
+            Assert.Equal(124, slow.ExitCode);
+            Assert.Equal(string.Empty, (await node.ExecAsync("pgrep -x sleep", cancellationToken: Ct)).StdOut);
+        }
+        finally
+        {
+            System.IO.File.Delete(host);
+        }
+    }
+
+    [Fact]
     public async Task NodesReachTheLabServersOnLoopback()
     {
         var lab = fixture.Lab;

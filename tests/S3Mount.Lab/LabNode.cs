@@ -1,4 +1,6 @@
 using System;
+using System.Diagnostics;
+using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -37,7 +39,7 @@ public sealed class LabNode
     /// <param name="cancellationToken">Cancels the run (the command is killed).</param>
     /// <returns>Exit status, stdout and stderr.</returns>
     public Task<ExecResult> ExecAsync(string script, string? stdin = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        this.Lab.RunLabAsync(["exec", this.Name, "bash", "-c", script], stdin, timeout ?? TimeSpan.FromMinutes(2), null, cancellationToken);
+        this.RunAsync(["bash", "-c", script], stdin, timeout, cancellationToken);
 
     /// <summary>Runs a command (no shell) inside the node.</summary>
     /// <param name="argv">Program and arguments.</param>
@@ -45,10 +47,22 @@ public sealed class LabNode
     /// <param name="timeout">Time limit; default 2 minutes.</param>
     /// <param name="cancellationToken">Cancels the run.</param>
     /// <returns>Exit status, stdout and stderr.</returns>
-    public Task<ExecResult> RunAsync(string[] argv, string? stdin = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    public async Task<ExecResult> RunAsync(string[] argv, string? stdin = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(argv);
-        return this.Lab.RunLabAsync(["exec", this.Name, .. argv], stdin, timeout ?? TimeSpan.FromMinutes(2), null, cancellationToken);
+
+        // The limit is enforced inside the node by timeout(1), which kills the command's whole
+        // process group there; the host-side limit is only a backstop.
+        var limit = timeout ?? TimeSpan.FromMinutes(2);
+        var seconds = Math.Max(0.1, limit.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture);
+        var sw = Stopwatch.StartNew();
+        var result = await this.Lab.RunLabAsync(
+            ["exec", this.Name, "timeout", "-k", "5", seconds, .. argv],
+            stdin,
+            limit + TimeSpan.FromSeconds(20),
+            null,
+            cancellationToken).ConfigureAwait(false);
+        return result.ExitCode == 124 && sw.Elapsed >= limit ? result with { TimedOut = true } : result;
     }
 
     /// <summary>Runs a bash script and throws <see cref="LabException"/> unless it exits 0.</summary>
@@ -85,6 +99,28 @@ public sealed class LabNode
         var r = await this.RunAsync(["cat", "--", path], null, null, cancellationToken).ConfigureAwait(false);
         return r.EnsureSuccess($"[{this.Name}] read {path}").StdOut;
     }
+
+    /// <summary>Copies a host file into the node (binary-safe).</summary>
+    /// <param name="hostPath">File on the host.</param>
+    /// <param name="nodePath">Destination path in the node (its directory must exist).</param>
+    /// <param name="mode">Octal mode such as "0755", or null.</param>
+    /// <param name="cancellationToken">Cancels the copy.</param>
+    /// <returns>A task.</returns>
+    public async Task CopyInAsync(string hostPath, string nodePath, string? mode = null, CancellationToken cancellationToken = default)
+    {
+        string[] args = mode is null ? ["cp-in", this.Name, hostPath, nodePath] : ["cp-in", this.Name, hostPath, nodePath, mode];
+        (await this.Lab.RunLabAsync(args, null, TimeSpan.FromMinutes(2), null, cancellationToken).ConfigureAwait(false))
+            .EnsureSuccess($"cp-in {this.Name} {nodePath}");
+    }
+
+    /// <summary>Copies a node file to the host (binary-safe).</summary>
+    /// <param name="nodePath">File in the node.</param>
+    /// <param name="hostPath">Destination on the host.</param>
+    /// <param name="cancellationToken">Cancels the copy.</param>
+    /// <returns>A task.</returns>
+    public async Task CopyOutAsync(string nodePath, string hostPath, CancellationToken cancellationToken = default) =>
+        (await this.Lab.RunLabAsync(["cp-out", this.Name, nodePath, hostPath], null, TimeSpan.FromMinutes(2), null, cancellationToken).ConfigureAwait(false))
+            .EnsureSuccess($"cp-out {this.Name} {nodePath}");
 
     /// <summary>Halts the node cleanly and boots it again on the same disk (enabled units come back).</summary>
     /// <param name="cancellationToken">Cancels the wait.</param>

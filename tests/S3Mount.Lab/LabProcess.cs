@@ -178,15 +178,95 @@ internal static class LabProcess
         return new ExecResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    // Process.Kill(entireProcessTree) kills the parent first and then looks for children,
+    // which by then may have been re-parented: collect the whole tree first, then kill it.
     private static void Kill(Process process)
     {
+        var victims = new List<int>();
         try
         {
-            process.Kill(entireProcessTree: true);
+            victims.AddRange(Descendants(process.Id));
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        try
+        {
+            process.Kill();
         }
         catch (InvalidOperationException)
         {
             // Already gone.
         }
+
+        foreach (var pid in victims)
+        {
+            try
+            {
+                using var p = Process.GetProcessById(pid);
+                p.Kill();
+            }
+            catch (ArgumentException)
+            {
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+    }
+
+    private static List<int> Descendants(int root)
+    {
+        var parents = new Dictionary<int, List<int>>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            // "pid (comm) state ppid ...": comm may contain spaces and parentheses.
+            var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (rest.Length > 1 && int.TryParse(rest[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid))
+            {
+                if (!parents.TryGetValue(ppid, out var children))
+                {
+                    parents[ppid] = children = [];
+                }
+
+                children.Add(pid);
+            }
+        }
+
+        var result = new List<int>();
+        var queue = new Queue<int>();
+        queue.Enqueue(root);
+        while (queue.Count > 0)
+        {
+            if (parents.TryGetValue(queue.Dequeue(), out var children))
+            {
+                foreach (var c in children)
+                {
+                    result.Add(c);
+                    queue.Enqueue(c);
+                }
+            }
+        }
+
+        return result;
     }
 }

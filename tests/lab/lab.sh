@@ -189,7 +189,11 @@ cmd_base() {
 
 # prune: remove cache entries of older inputs that no running overlay uses.
 prune_locked() {
-  local keep_base keep_pkg e used
+  local keep_base keep_pkg e used l
+  # Running labs (of any checkout) may serve or mount older entries.
+  for l in "$RUN_ROOT"/*/; do
+    [[ -d $l ]] && die "labs are running ($(basename "$l"), ...): not pruning"
+  done
   keep_base=$(base_dir)
   keep_pkg=$(pkg_dir)
   used=$(findmnt -rn -t overlay -o OPTIONS 2>/dev/null || true)
@@ -210,10 +214,18 @@ prune_locked() {
 
 # ---------------------------------------------------------------- lab state
 lab_init() {
-  mkdir -p "$LAB/nodes"
   if [[ ! -f $LAB/owner ]]; then
-    printf '%s %s\n' "$OWNER" "$(proc_start "$OWNER")" >"$LAB/owner"
+    # Appear atomically with the owner file, or a concurrent reap (another test
+    # run) sees an ownerless lab and destroys it.
+    local tmp=$RUN_ROOT/.new-$LAB_ID-$$
+    mkdir -p "$tmp/nodes"
+    printf '%s %s\n' "$OWNER" "$(proc_start "$OWNER")" >"$tmp/owner"
+    if ! mv -T "$tmp" "$LAB" 2>/dev/null; then
+      rm -rf "$tmp"
+      [[ -f $LAB/owner ]] || die "cannot create lab $LAB"
+    fi
   fi
+  mkdir -p "$LAB/nodes"
   # A watchdog tears the lab down as soon as its owner dies (even by SIGKILL).
   if ! { [[ -f $LAB/watchdog.pid ]] && alive "$(<"$LAB/watchdog.pid")"; }; then
     spawn "$LAB/watchdog.pid" "${BASH_SOURCE[0]}" watchdog </dev/null >/dev/null 2>&1
@@ -359,6 +371,8 @@ cmd_up() {
     [[ ! -e $d ]] || die "node $name exists in lab $LAB_ID"
     created+=("$name")
     mkdir -p "$d/upper" "$d/work" "$d/root"
+    # Only root may reach the node's files and its world-writable FUSE device node.
+    chmod 700 "$d"
     mount -t overlay "s3mount-lab-$name" -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$d/root"
     echo "$name" >"$d/root/etc/hostname"
     systemd-id128 new >"$d/root/etc/machine-id"
@@ -479,6 +493,9 @@ cmd_reap() {
     [[ -d $l ]] || continue
     l=${l%/}
     [[ $l == "$LAB" ]] && continue
+    # A lab without an owner file may be in the middle of being created by an
+    # older lab.sh: leave it alone for two minutes.
+    if [[ ! -f $l/owner ]] && (($(date +%s) - $(stat -c %Y "$l" 2>/dev/null || echo 0) < 120)); then continue; fi
     if ! owner_alive "$l"; then
       log "reaping lab $(basename "$l") (owner gone)"
       destroy_lab "$l"
@@ -525,13 +542,37 @@ free_port() {
   done
 }
 
+# wait_port PORT PIDFILE: the server in PIDFILE listens on 127.0.0.1:PORT
+# (checked by owner, so a port taken by someone else in the meantime fails).
 wait_port() {
-  local port=$1 pidf=$2 i
-  for ((i = 0; i < 200; i++)); do
-    if ss -Htln "sport = :$port" | grep -q .; then return 0; fi
-    alive "$(<"$pidf")" || return 1
+  local port=$1 pidf=$2 i pid
+  pid=$(<"$pidf")
+  for ((i = 0; i < 300; i++)); do
+    alive "$pid" || return 1
+    if ss -Htlnp "sport = :$port" | grep -q "pid=$pid,"; then return 0; fi
     sleep 0.05
   done
+  return 1
+}
+
+# start_server NAME LOG CMD... (CMD contains the word PORT): retries on a port race.
+start_server() {
+  local name=$1 logf=$2 port attempt a args
+  shift 2
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    args=()
+    for a in "$@"; do args+=("${a//@PORT@/$port}"); done
+    spawn "$LAB/$name.pid" "${args[@]}" </dev/null >"$logf" 2>&1
+    sleep 0.1
+    if [[ -s $LAB/$name.pid ]] && wait_port "$port" "$LAB/$name.pid"; then
+      echo "$port"
+      return 0
+    fi
+    stop_pidfile "$LAB/$name.pid"
+    log "$name did not start on port $port (attempt $attempt)"
+  done
+  cat "$logf" >&2
   return 1
 }
 
@@ -563,13 +604,10 @@ s3_start() {
   with_cache_lock s3rver_install_locked
   mkdir -p "$LAB/s3data"
   for b in "${BUCKETS[@]}"; do args+=(--configure-bucket "$b"); done
-  port=$(free_port)
-  spawn "$LAB/s3.pid" \
+  port=$(start_server s3 "$LAB/s3.log" \
     node "$CACHE/npm-s3rver-$S3RVER_VERSION/node_modules/s3rver/bin/s3rver.js" \
-    -d "$LAB/s3data" -a 127.0.0.1 -p "$port" --allow-mismatched-signatures "${args[@]}" \
-    </dev/null >"$LAB/s3.log" 2>&1
-  sleep 0.1
-  wait_port "$port" "$LAB/s3.pid" || { cat "$LAB/s3.log" >&2; die "s3rver did not start"; }
+    -d "$LAB/s3data" -a 127.0.0.1 -p @PORT@ --allow-mismatched-signatures "${args[@]}") ||
+    die "s3rver did not start"
   echo "http://127.0.0.1:$port" >"$LAB/s3.endpoint"
   for n in "$LAB"/nodes/*/; do
     [[ -d $n/root/etc ]] && write_node_config "$n/root"
@@ -680,12 +718,9 @@ pkg_serve() {
   dir=$(pkg_dir)
   if ! { [[ -f $LAB/http.pid ]] && alive "$(<"$LAB/http.pid")"; }; then
     [[ -x $py ]] || py=python3
-    port=$(free_port)
-    spawn "$LAB/http.pid" \
-      "$py" -m http.server --bind 127.0.0.1 --directory "$dir" "$port" \
-      </dev/null >"$LAB/http.log" 2>&1
-    sleep 0.1
-    wait_port "$port" "$LAB/http.pid" || { cat "$LAB/http.log" >&2; die "http server did not start"; }
+    port=$(start_server http "$LAB/http.log" \
+      "$py" -m http.server --bind 127.0.0.1 --directory "$dir" @PORT@) ||
+      die "http server did not start"
     echo "http://127.0.0.1:$port" >"$LAB/http.base"
   fi
   printf 'base=%s\nfingerprint=%s\ndir=%s\n' "$(<"$LAB/http.base")" "$(<"$dir/FINGERPRINT")" "$dir"
