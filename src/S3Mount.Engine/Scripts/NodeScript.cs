@@ -29,7 +29,14 @@ public sealed class NodeScript
     public override string ToString() => Text;
 
     /// <summary>Composes <c>lib.sh</c> and <c>&lt;operation&gt;.sh</c> with the parameters assigned first.</summary>
-    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters)
+    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters) =>
+        Compose(operation, parameters, Array.Empty<string>());
+
+    /// <summary>
+    /// Composes <c>lib.sh</c>, then the named shared function files (<c>mountpoint</c>, ...), then
+    /// <c>&lt;operation&gt;.sh</c>, with the parameters assigned first.
+    /// </summary>
+    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, IEnumerable<string> libraries)
     {
         var sb = new StringBuilder();
         sb.Append("#!/bin/sh\n");
@@ -47,6 +54,11 @@ public sealed class NodeScript
         }
 
         sb.Append(Source("lib")).Append('\n');
+        foreach (var library in libraries)
+        {
+            sb.Append(Source(library)).Append('\n');
+        }
+
         sb.Append(Source(operation)).Append('\n');
         return new NodeScript(operation, sb.ToString());
     }
