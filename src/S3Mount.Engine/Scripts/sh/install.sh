@@ -139,6 +139,7 @@ s3m_in_done() {
   finish
 }
 
+# --- main (the functions above are also exercised on their own by the unit tests) ---
 S3M_IN_WHAT="the package"
 s3m_mp_detect
 if [ "$PLAN_ONLY" = 1 ]; then
@@ -149,9 +150,9 @@ if [ "$PLAN_ONLY" = 1 ]; then
   finish
 fi
 
-[ "$(id -u)" = 0 ] || fail S3MountNotRoot "installing packages needs root on the node: run pwsh with sudo, or install through SSM with -InstanceId (SSM runs as root)."
 # Refusals come first: nothing is downloaded for a node that cannot take the package.
 [ -n "$S3M_REFUSE_ID" ] && fail "$S3M_REFUSE_ID" "$S3M_REFUSE"
+[ "$(id -u)" = 0 ] || fail S3MountNotRoot "installing packages needs root on the node: run pwsh with sudo, or install through SSM with -InstanceId (SSM runs as root)."
 [ -n "$S3M_NOTE" ] && rec warning "$S3M_NOTE"
 s3m_mp_emit_node
 if [ "$SOURCE" = distro ] && [ "$S3M_DISTRO_REPO" != 1 ]; then
