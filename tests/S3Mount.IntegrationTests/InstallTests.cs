@@ -1,6 +1,9 @@
 using System;
 using System.Diagnostics;
+using System.Net.Http;
 using System.Threading.Tasks;
+using Amazon;
+using Amazon.Runtime;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Install;
 using S3Mount.Engine.Scripts;
@@ -16,7 +19,7 @@ public sealed class InstallLabFixture : LabFixture
     protected override int NodeCount => 1;
 
     /// <inheritdoc />
-    protected override LabOptions Options => new() { StandInPreinstalled = false, StartS3 = false, NodeNamePrefix = "inst" };
+    protected override LabOptions Options => new() { StandInPreinstalled = false, StartS3 = true, NodeNamePrefix = "inst" };
 }
 
 /// <summary>Collection of the install tests (their node's package state is shared, so they run one at a time).</summary>
@@ -318,6 +321,85 @@ public sealed class InstallTests(InstallLabFixture fixture, ITestOutputHelper ou
         }
         finally
         {
+            await PurgeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task S3_package_is_presigned_on_the_admin_side_and_the_node_needs_no_permission()
+    {
+        await PurgeAsync();
+        try
+        {
+            // Put the 1.23.0 package and its signature into the lab's S3 server, as an admin would into a bucket.
+            using var http = new HttpClient();
+            foreach (var name in new[] { "mount-s3-1.23.0-x86_64.deb", "mount-s3-1.23.0-x86_64.deb.asc" })
+            {
+                var bytes = await http.GetByteArrayAsync(Lab.PackageUrl("1.23.0/x86_64/" + name), Ct);
+                await Lab.PutObjectAsync("lab-bucket", "pkgs/" + name, bytes, Ct);
+            }
+
+            var presigner = new S3PackagePresigner(new BasicAWSCredentials(NodeLab.S3AccessKey, NodeLab.S3SecretKey), RegionEndpoint.USEast1, Lab.S3Endpoint!.ToString().TrimEnd('/'));
+            var request = InstallRequest.FromS3("s3://lab-bucket/pkgs/mount-s3-1.23.0-x86_64.deb");
+            request.KeysUrl = BaseUrl + "/public_keys/KEYS";
+            request.ExtraTrustedFingerprints.Add(Lab.KeyFingerprint!);
+            presigner.Presign(request, TimeSpan.FromMinutes(5));
+            Assert.Contains("X-Amz-Signature=", request.PackageUrl, StringComparison.Ordinal);
+
+            var (block, exec) = await RunAsync(InstallOperations.Install(request));
+            var r = InstallOperations.ParseInstall(block);
+            Assert.True(r.Changed);
+            Assert.Equal("1.23.0", r.InstalledVersion!.Core);
+            Assert.Equal("s3://lab-bucket/pkgs/mount-s3-1.23.0-x86_64.deb", r.PackageSource);
+            Assert.Equal(Lab.KeyFingerprint, r.SignedBy);
+
+            // The presigned query (a bearer credential) never reaches the logs or the result.
+            Assert.DoesNotContain("X-Amz-Signature", exec.StdErr, StringComparison.Ordinal);
+            Assert.DoesNotContain("X-Amz-Signature", exec.StdOut, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await PurgeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Install_waits_while_another_process_holds_the_dpkg_lock()
+    {
+        await PurgeAsync();
+        try
+        {
+            // perl (in every Debian) takes the same fcntl lock apt and dpkg take, for 6 seconds, like cloud-init would.
+            const string hold = "use Fcntl; open(my $f, '>>', '/var/lib/dpkg/lock-frontend') or die; " +
+                "my $l = pack('s s x4 q q i x4', F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die 'lock failed'; " +
+                "open(my $o, '>', '/run/s3m-lock-held'); close($o); sleep 6;";
+            await Node.WriteFileAsync("/root/hold-lock.pl", hold, "0600", Ct);
+            await Node.ExecCheckedAsync("rm -f /run/s3m-lock-held; setsid perl /root/hold-lock.pl >/dev/null 2>&1 < /dev/null & echo $! > /run/s3m-lock.pid; for i in $(seq 50); do [ -e /run/s3m-lock-held ] && exit 0; sleep 0.1; done; exit 1", cancellationToken: Ct);
+
+            var request = Official("1.23.0");
+            request.LockRetries = 20;
+            request.LockRetryDelaySeconds = 1;
+            var sw = Stopwatch.StartNew();
+            var (block, exec) = await RunAsync(InstallOperations.Install(request));
+            output.WriteLine($"TIMING install behind a held dpkg lock: {sw.Elapsed.TotalSeconds:F1} s");
+            var r = InstallOperations.ParseInstall(block);
+            Assert.True(r.Changed);
+            Assert.Equal("1.23.0", r.InstalledVersion!.Core);
+            Assert.Contains("locked by another process", exec.StdErr, StringComparison.Ordinal);
+
+            // Held longer than the retries last: a clear, bounded failure and nothing installed.
+            await PurgeAsync();
+            await Node.ExecCheckedAsync("rm -f /run/s3m-lock-held; setsid perl /root/hold-lock.pl >/dev/null 2>&1 < /dev/null & echo $! > /run/s3m-lock.pid; for i in $(seq 50); do [ -e /run/s3m-lock-held ] && exit 0; sleep 0.1; done; exit 1", cancellationToken: Ct);
+            var impatient = Official("1.23.0");
+            impatient.LockRetries = 2;
+            impatient.LockRetryDelaySeconds = 1;
+            var e = await RefusedAsync(impatient);
+            Assert.Equal(InstallErrorIds.PackageManagerBusy, e.ErrorId);
+            await AssertNothingInstalledAsync();
+        }
+        finally
+        {
+            await Node.ExecAsync("[ -f /run/s3m-lock.pid ] && kill \"$(cat /run/s3m-lock.pid)\" 2>/dev/null; rm -f /run/s3m-lock.pid; true", cancellationToken: Ct);
             await PurgeAsync();
         }
     }

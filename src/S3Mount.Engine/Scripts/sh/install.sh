@@ -130,6 +130,18 @@ s3m_in_removals() {
   esac | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
+# s3m_in_missing PKG...: the packages of the list that are not installed yet (so nothing already there is touched,
+# not even its auto/manual mark).
+s3m_in_missing() {
+  for s3m_in_mp in "$@"; do
+    case $S3M_PM in
+      apt) dpkg-query -W -f '${Status}' "$s3m_in_mp" 2>/dev/null | grep -q 'ok installed' && continue ;;
+      *) rpm -q "$s3m_in_mp" >/dev/null 2>&1 && continue ;;
+    esac
+    printf '%s ' "$s3m_in_mp"
+  done
+}
+
 # s3m_in_done CHANGED: the result records, then exit.
 s3m_in_done() {
   s3m_mp_binary
@@ -240,6 +252,10 @@ fi
 s3m_in_down=0
 if [ -n "$s3m_in_old" ] && version_lt "$s3m_in_ver" "$s3m_in_old"; then s3m_in_down=1; fi
 
+# shellcheck disable=SC2086  # a list of package names
+S3M_FUSE=$(s3m_in_missing $S3M_FUSE)
+[ -n "$S3M_FUSE" ] && log "FUSE 2 libraries to install with it: $S3M_FUSE"
+
 # Simulate first: a transaction that would remove packages (fuse 2 replacing fuse3 and its dependants) is refused.
 # shellcheck disable=SC2086  # S3M_FUSE is a list of package names
 case $S3M_PM in
@@ -271,7 +287,7 @@ case $S3M_PM in
     s3m_in_pm "$S3M_TMP/install.out" apt-get -q -y $s3m_in_aopt install "$s3m_in_pkg" $S3M_FUSE ;;
   dnf | yum)
     if [ "$s3m_in_down" = 1 ]; then
-      s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y install $S3M_FUSE &&
+      { [ -z "$S3M_FUSE" ] || s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y install $S3M_FUSE; } &&
         s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y downgrade "$s3m_in_pkg"
     else
       s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y install $S3M_FUSE "$s3m_in_pkg"
