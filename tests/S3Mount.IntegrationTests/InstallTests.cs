@@ -62,6 +62,7 @@ public sealed class InstallTests(InstallLabFixture fixture, ITestOutputHelper ou
         output.WriteLine(r.StdErr.Length > 3000 ? "..." + r.StdErr[^3000..] : r.StdErr);
         Assert.False(r.TimedOut, r.ToString());
         Assert.True(ResultBlock.TryParse(r.StdOut, out var block), r.ToString());
+        Assert.StartsWith(ResultBlock.BeginMarker + " ", r.StdOut, StringComparison.Ordinal); // stdout carries only the result
         return (block!, r);
     }
 
@@ -207,6 +208,19 @@ public sealed class InstallTests(InstallLabFixture fixture, ITestOutputHelper ou
             Assert.Equal("1.23.0", r.InstalledVersion!.Core);
             var links = await Node.ExecCheckedAsync("readlink /usr/bin/mount-s3 /usr/sbin/mount.mount-s3", cancellationToken: Ct);
             Assert.Equal("/opt/aws/mountpoint-s3/bin/mount-s3\n/opt/aws/mountpoint-s3/bin/mount-s3\n", links.StdOut);
+
+            // The throwaway GnuPG home leaves no agent and no temp dir behind.
+            var leftovers = await Node.ExecAsync("pgrep -x gpg-agent; ls -d /tmp/s3mount.* 2>/dev/null; true", cancellationToken: Ct);
+            Assert.Equal(string.Empty, leftovers.StdOut);
+
+            // Not root: refused before anything happens; the report works for anyone.
+            await Node.WriteFileAsync("/tmp/inst.sh", InstallOperations.Install(Official()).Text, "0644", Ct);
+            await Node.WriteFileAsync("/tmp/rep.sh", InstallOperations.Report().Text, "0644", Ct);
+            var asNobody = await Node.ExecAsync("setpriv --reuid=65534 --regid=65534 --clear-groups /bin/sh /tmp/inst.sh", cancellationToken: Ct);
+            var e2 = Assert.Throws<S3MountException>(() => InstallOperations.ParseInstall(ResultBlock.Parse(asNobody.StdOut)));
+            Assert.Equal("S3MountNotRoot", e2.ErrorId);
+            var reportAsNobody = await Node.ExecAsync("setpriv --reuid=65534 --regid=65534 --clear-groups /bin/sh /tmp/rep.sh", cancellationToken: Ct);
+            Assert.Equal("1.23.0", InstallOperations.ParseReport(ResultBlock.Parse(reportAsNobody.StdOut)).InstalledVersion!.Core);
         }
         finally
         {
@@ -318,6 +332,14 @@ public sealed class InstallTests(InstallLabFixture fixture, ITestOutputHelper ou
 
             var missing = await RefusedAsync(new InstallRequest { Source = PackageSourceKind.File, PackagePath = "/root/pkgs/none.deb", AllowVersionChange = true, SkipSignatureCheck = true });
             Assert.Equal(InstallErrorIds.PackageNotFound, missing.ErrorId);
+
+            // Something that is not a mount-s3 .deb is refused even without a signature check.
+            await PurgeAsync();
+            await FetchIntoNodeAsync("1.23.0");
+            var notDeb = InstallRequest.FromFile("/root/pkgs/KEYS");
+            notDeb.SkipSignatureCheck = true;
+            Assert.Equal(InstallErrorIds.PackageInvalid, (await RefusedAsync(notDeb)).ErrorId);
+            await AssertNothingInstalledAsync();
         }
         finally
         {
