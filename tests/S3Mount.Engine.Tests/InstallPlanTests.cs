@@ -166,6 +166,15 @@ public class InstallPlanTests
     }
 
     [Fact]
+    public async Task Distro_repository_is_refused_where_the_distribution_does_not_ship_mount_s3()
+    {
+        var r = new InstallRequest { Source = PackageSourceKind.DistroRepository, OsReleasePath = Fixture("ubuntu-22.04"), Machine = "x86_64" };
+        var block = await RunAsync(InstallOperations.Install(r), "/bin/dash");
+        Assert.Equal(InstallErrorIds.SourceUnsupported, Assert.Throws<S3MountException>(() => InstallOperations.ParseInstall(block)).ErrorId);
+        Assert.Equal(S3MountErrorKind.NotImplemented, Node.NodeResultParser.KindOf(InstallErrorIds.SourceUnsupported));
+    }
+
+    [Fact]
     public async Task Report_on_an_unsupported_node_reports_instead_of_failing()
     {
         var block = await RunAsync(InstallOperations.Report(Fixture("alpine-3"), "riscv64"), "/bin/dash");

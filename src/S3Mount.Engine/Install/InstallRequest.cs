@@ -18,7 +18,12 @@ public enum PackageSourceKind
     /// <summary>A package file already on the node, with its <c>.asc</c> next to it.</summary>
     File,
 
-    /// <summary>The distribution's own repository (Amazon Linux 2023 only: <c>dnf install mount-s3</c>).</summary>
+    /// <summary>
+    /// The distribution's own repository (Amazon Linux 2023 only: <c>dnf install mount-s3</c>, signature checked by dnf
+    /// with the distribution's keys). Opt-in: Official stays the default on Amazon Linux 2023 too, so a mixed fleet gets
+    /// the same release numbers, the same pinned signing keys and the same version pinning everywhere; the distro
+    /// package lags the releases and carries its own build suffix (<c>1.21.0+1.amzn2023</c>).
+    /// </summary>
     DistroRepository,
 }
 

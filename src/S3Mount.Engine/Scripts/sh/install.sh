@@ -164,12 +164,12 @@ fi
 
 # Refusals come first: nothing is downloaded for a node that cannot take the package.
 [ -n "$S3M_REFUSE_ID" ] && fail "$S3M_REFUSE_ID" "$S3M_REFUSE"
-[ "$(id -u)" = 0 ] || fail S3MountNotRoot "installing packages needs root on the node: run pwsh with sudo, or install through SSM with -InstanceId (SSM runs as root)."
-[ -n "$S3M_NOTE" ] && rec warning "$S3M_NOTE"
-s3m_mp_emit_node
 if [ "$SOURCE" = distro ] && [ "$S3M_DISTRO_REPO" != 1 ]; then
   fail S3MountSourceUnsupported "$S3M_OS_ID $S3M_OS_VERSION does not ship mount-s3 in its own repositories (only Amazon Linux 2023 does): use the official release packages instead."
 fi
+[ "$(id -u)" = 0 ] || fail S3MountNotRoot "installing packages needs root on the node: run pwsh with sudo, or install through SSM with -InstanceId (SSM runs as root)."
+[ -n "$S3M_NOTE" ] && rec warning "$S3M_NOTE"
+s3m_mp_emit_node
 
 # What is installed decides whether anything happens at all.
 s3m_mp_binary
