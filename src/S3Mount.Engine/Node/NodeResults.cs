@@ -145,6 +145,21 @@ public static class NodeResultParser
         ["S3MountWriteFailed"] = S3MountErrorKind.WriteError,
         ["S3MountScriptFailed"] = S3MountErrorKind.InvalidResult,
         ["S3MountUnitInvalid"] = S3MountErrorKind.InvalidData,
+        ["S3MountOsUnsupported"] = S3MountErrorKind.NotImplemented,
+        ["S3MountArchitectureUnsupported"] = S3MountErrorKind.NotImplemented,
+        ["S3MountSourceInvalid"] = S3MountErrorKind.InvalidArgument,
+        ["S3MountSourceUnsupported"] = S3MountErrorKind.NotImplemented,
+        ["S3MountDownloaderMissing"] = S3MountErrorKind.NotInstalled,
+        ["S3MountDownloadFailed"] = S3MountErrorKind.ConnectionError,
+        ["S3MountGpgMissing"] = S3MountErrorKind.NotInstalled,
+        ["S3MountSignatureInvalid"] = S3MountErrorKind.SecurityError,
+        ["S3MountPackageNotFound"] = S3MountErrorKind.ObjectNotFound,
+        ["S3MountPackageInvalid"] = S3MountErrorKind.InvalidData,
+        ["S3MountPackageVersionMismatch"] = S3MountErrorKind.InvalidData,
+        ["S3MountVersionChangeRefused"] = S3MountErrorKind.ResourceExists,
+        ["S3MountInstallWouldRemove"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountPackageManagerBusy"] = S3MountErrorKind.ResourceBusy,
+        ["S3MountInstallFailed"] = S3MountErrorKind.InvalidOperation,
     };
 
     /// <summary>Error ids that mean "this machine cannot be used" rather than "this service failed".</summary>

@@ -29,7 +29,15 @@ public sealed class NodeScript
     public override string ToString() => Text;
 
     /// <summary>Composes <c>lib.sh</c> and <c>&lt;operation&gt;.sh</c> with the parameters assigned first.</summary>
-    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, bool requireSelection = false)
+    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, bool requireSelection = false) =>
+        Compose(operation, parameters, Array.Empty<string>(), requireSelection);
+
+    /// <summary>
+    /// Composes <c>lib.sh</c>, then the named shared function files (<c>mountpoint</c>, ...), then
+    /// <c>&lt;operation&gt;.sh</c>, with the parameters assigned first. With <paramref name="requireSelection"/>, a script
+    /// whose NAMES and PATHS are both empty is refused (it would act on nothing, or on everything).
+    /// </summary>
+    public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, IEnumerable<string> libraries, bool requireSelection = false)
     {
         var list = parameters.ToList();
         if (requireSelection && list.Where(p => p.Key is "NAMES" or "PATHS").All(p => p.Value.Length == 0))
@@ -55,6 +63,11 @@ public sealed class NodeScript
         }
 
         sb.Append(Source("lib")).Append('\n');
+        foreach (var library in libraries)
+        {
+            sb.Append(Source(library)).Append('\n');
+        }
+
         sb.Append(Source(operation)).Append('\n');
         return new NodeScript(operation, sb.ToString());
     }
