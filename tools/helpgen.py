@@ -187,6 +187,40 @@ cmd("Repair-S3MountService",
     ["S3Mount.S3MountRepair"])
 
 
+cmd("Install-MountpointS3",
+    "Installs Mountpoint for Amazon S3 from a trusted, signature-checked package.",
+    "The node works out its own package from /etc/os-release and uname -m: Amazon Linux 2 and 2023, RHEL, Rocky, Alma and CentOS Stream 8-9, Fedora, Ubuntu 20.04/22.04/24.04, Debian 11-12, SUSE and openSUSE, on x86_64 or aarch64 (arm64 in the release bucket); anything else is refused before anything is downloaded (S3MountOsUnsupported, S3MountArchitectureUnsupported). The package comes from the official release bucket (latest or -Version), an https URL, an s3:// object (presigned here for 30 minutes with your AWS credentials, so nodes need no S3 permission), a file on the node, or the Amazon Linux 2023 repository. Downloads fail on HTTP errors and retry transient ones. The detached .asc signature is verified with gpg against the pinned Mountpoint release keys; a package that does not verify is not installed (S3MountSignatureInvalid). apt installs are simulated first and refused when they would remove packages (S3MountInstallWouldRemove); package manager locks held by cloud-init or the SSM agent are retried. When the requested version is installed already nothing is downloaded (Changed is False); another version is installed only with -AllowVersionChange. " + NODE_NOTE,
+    merge({
+        "Version": ("string", "The release to install, such as 1.23.0, or latest (the default). Without -Version, a node that already has mount-s3 is left alone unless -AllowVersionChange is given."),
+        "PackageUrl": ("string", "An https URL of the package; its signature is read from the same URL plus .asc."),
+        "SignatureUrl": ("string", "The URL of the package's detached signature, when it is not the package URL plus .asc."),
+        "PackageS3Uri": ("string", "An s3://bucket/key of the package (its signature is key.asc); presigned on this machine, so nodes need no S3 permission."),
+        "PackagePath": ("string", "A package file already on the node; its signature is the same path plus .asc."),
+        "SignaturePath": ("string", "The signature file on the node, when it is not the package path plus .asc."),
+        "DistributionRepository": ("switch", "Amazon Linux 2023 only: install the distribution's mount-s3 package with dnf."),
+        "ReleaseUrl": ("string", "A mirror of the official release bucket layout (latest/<arch>/mount-s3.<ext>, <version>/<arch>/mount-s3-<version>-<arch>.<ext>), for networks without internet access."),
+        "KeysUrl": ("string", "Where the signing keys are read; by default the release bucket's public_keys/KEYS."),
+        "AllowVersionChange": ("switch", "Install another version than the one installed: upgrade or downgrade."),
+        "SkipSignatureCheck": ("switch", "Do not verify the package signature. A warning is written and recorded in the result; never needed for real packages."),
+        "TrustedFingerprint": ("string[]", "Additional trusted signing key fingerprints (40 hex digits), for test or private packages."),
+    }, FLEET, AWS_REGION),
+    [
+        ("Install-MountpointS3 -Version 1.23.0", "Installs mount-s3 1.23.0 on this machine, or does nothing if it is installed already."),
+        ("Get-EC2Instance -Filter @{Name='tag:Cluster';Values='pcluster-1'} | Select-Object -ExpandProperty Instances |\n    Install-MountpointS3 -Version 1.23.0 -AllowVersionChange -MaxErrors 5%", "Upgrades a whole cluster through SSM; nodes already on 1.23.0 report Changed False."),
+        ("Install-MountpointS3 -InstanceId $ids -PackageS3Uri s3://my-artifacts/mount-s3/mount-s3-1.23.0-x86_64.deb", "Installs an internally mirrored package; the nodes download it through a presigned URL."),
+    ],
+    ["S3Mount.MountpointInstallation"], inputs="System.String[] (InstanceId by property name)")
+
+cmd("Get-MountpointS3",
+    "Reports the installed Mountpoint for Amazon S3 version.",
+    "Reports the node (OS id and version, architecture, package format) and the installed mount-s3 (version, parsed from both the official 'mount-s3 1.23.0' and the distribution 'mount-s3 1.21.0+1.amzn2023' formats, binary path, package). Changes nothing and needs no root. " + NODE_NOTE,
+    merge(FLEET, AWS_REGION),
+    [
+        ("Get-MountpointS3", "The mount-s3 installed on this machine."),
+        ("Get-MountpointS3 -InstanceId $ids | Where-Object { $_.InstalledVersion -lt [S3Mount.Engine.Model.MountpointVersion]'1.23.0' }", "The nodes of a fleet that still run an older mount-s3."),
+    ],
+    ["S3Mount.MountpointInstallation"], inputs="System.String[] (InstanceId by property name)")
+
 def write(path):
     out = ['<?xml version="1.0" encoding="utf-8"?>',
            '<helpItems schema="maml" xmlns="http://msh">']

@@ -180,3 +180,24 @@ Describe 'Create, list and remove in an offline image root' -Skip:(-not $IsLinux
         Join-Path $root 'mnt/my data' | Should -Not -Exist
     }
 }
+
+Describe 'Installing Mountpoint' {
+    It 'Install-MountpointS3 -WhatIf installs nothing and prints no errors' {
+        Install-MountpointS3 -Version 1.23.0 -WhatIf -ErrorVariable errs -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $errs | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a plain http URL with a stable id before anything runs' {
+        { Install-MountpointS3 -PackageUrl 'http://example.com/mount-s3.deb' -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountSourceInvalid'
+    }
+
+    It 'refuses a malformed trusted fingerprint' {
+        { Install-MountpointS3 -TrustedFingerprint 'not-a-fingerprint' -WhatIf -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountFingerprintInvalid'
+    }
+
+    It 'Get-MountpointS3 reports this machine' -Skip:(-not $IsLinux) {
+        $r = Get-MountpointS3
+        $r | Should -BeOfType ([S3Mount.MountpointInstallation])
+        $r.Architecture | Should -BeIn @('x86_64', 'arm64', '')
+    }
+}

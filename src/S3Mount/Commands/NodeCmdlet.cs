@@ -177,30 +177,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
             return;
         }
 
-        ResolvedAwsSettings settings;
-        try
-        {
-            settings = new AwsSettingsResolver().Resolve(new AwsSettingsRequest
-            {
-                AccessKey = AccessKey,
-                SecretKey = SecretKey,
-                SessionToken = SessionToken,
-                ProfileName = ProfileName,
-                ProfileLocation = ProfileLocation,
-                Credential = Credential is PSObject p ? p.BaseObject : Credential,
-                StoredCredentials = Unwrap(SessionState.PSVariable.GetValue("StoredAWSCredentials")),
-                Region = SsmRegionValue,
-                StoredRegion = Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString(),
-                EndpointUrl = SsmEndpointValue,
-            });
-        }
-        catch (S3MountException e)
-        {
-            Terminate(e);
-            return;
-        }
-
-        WriteDebug("S3Mount: " + settings.Describe());
+        var settings = ResolveAws();
         using var ssm = new SsmHttpClient(settings);
         using var reader = string.IsNullOrEmpty(OutputS3BucketName) ? null : new S3OutputReader(settings);
         var runner = new FleetRunner(ssm, reader);
@@ -267,6 +244,37 @@ public abstract class NodeCmdlet : S3MountCmdlet
             progress.RecordType = ProgressRecordType.Completed;
             WriteProgress(batches);
             WriteProgress(progress);
+        }
+    }
+
+    /// <summary>
+    /// Credentials and Region the AWS.Tools way (explicit keys, profile, -Credential, $StoredAWSCredentials, environment,
+    /// default profile, instance role); where each came from goes to the debug stream. Failures end the command.
+    /// </summary>
+    protected ResolvedAwsSettings ResolveAws()
+    {
+        try
+        {
+            var settings = new AwsSettingsResolver().Resolve(new AwsSettingsRequest
+            {
+                AccessKey = AccessKey,
+                SecretKey = SecretKey,
+                SessionToken = SessionToken,
+                ProfileName = ProfileName,
+                ProfileLocation = ProfileLocation,
+                Credential = Credential is PSObject p ? p.BaseObject : Credential,
+                StoredCredentials = Unwrap(SessionState.PSVariable.GetValue("StoredAWSCredentials")),
+                Region = SsmRegionValue,
+                StoredRegion = Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString(),
+                EndpointUrl = SsmEndpointValue,
+            });
+            WriteDebug("S3Mount: " + settings.Describe());
+            return settings;
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e);
+            throw;
         }
     }
 

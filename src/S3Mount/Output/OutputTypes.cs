@@ -141,3 +141,57 @@ public sealed class S3MountRepair
 
     public override string ToString() => Name + ": " + Before + " -> " + After;
 }
+
+/// <summary>What is installed on a node (Get-MountpointS3), or what Install-MountpointS3 did.</summary>
+public sealed class MountpointInstallation
+{
+    public string? InstanceId { get; set; }
+    public string? ComputerName { get; set; }
+    public string OsId { get; set; } = string.Empty;
+    public string OsVersion { get; set; } = string.Empty;
+    public string Architecture { get; set; } = string.Empty;
+
+    /// <summary>The installed mount-s3 release, or null when none is installed.</summary>
+    public MountpointVersion? InstalledVersion { get; set; }
+
+    /// <summary>What <c>mount-s3 --version</c> printed.</summary>
+    public string? VersionText { get; set; }
+    public string? BinaryPath { get; set; }
+    public string? PackageSource { get; set; }
+    public string PackageFormat { get; set; } = string.Empty;
+    public string PackageManager { get; set; } = string.Empty;
+    public MountpointVersion? PreviousVersion { get; set; }
+
+    /// <summary>The fingerprint of the key that signed the installed package.</summary>
+    public string? SignedBy { get; set; }
+
+    /// <summary>False when nothing was downloaded or installed (the version was already there).</summary>
+    public bool Changed { get; set; }
+    public bool Supported { get; set; }
+    public string? UnsupportedReason { get; set; }
+    public bool IsInstalled => BinaryPath is not null;
+    public string[] Warnings { get; set; } = Array.Empty<string>();
+
+    internal static MountpointInstallation From(Engine.Install.MountpointInstallation i, string? instanceId) => new()
+    {
+        InstanceId = instanceId ?? i.InstanceId,
+        ComputerName = i.ComputerName,
+        OsId = i.OsId,
+        OsVersion = i.OsVersion,
+        Architecture = i.Architecture,
+        InstalledVersion = i.InstalledVersion,
+        VersionText = i.VersionText,
+        BinaryPath = i.BinaryPath,
+        PackageSource = i.PackageSource,
+        PackageFormat = i.PackageFormat,
+        PackageManager = i.PackageManager,
+        PreviousVersion = i.PreviousVersion,
+        SignedBy = i.SignedBy,
+        Changed = i.Changed,
+        Supported = i.Supported,
+        UnsupportedReason = i.UnsupportedReason,
+        Warnings = i.Warnings.ToArray(),
+    };
+
+    public override string ToString() => (InstanceId ?? ComputerName) + ": " + (InstalledVersion?.ToString() ?? "not installed");
+}
