@@ -189,6 +189,23 @@ public class NodeScriptTests
     }
 
     [Fact]
+    public void An_image_without_passwd_or_mount_s3_still_gets_a_root_service_with_warnings()
+    {
+        var root = Directory.CreateTempSubdirectory("s3mount-bare-").FullName;
+        try
+        {
+            var r = NodeResultParser.Create(Sh.Run("dash", NodeOperations.Create(new CreateRequest(MountSpec.Create("my-bucket", "/mnt/s3")) { Root = root })).Block());
+            Assert.True(r.Changed);
+            Assert.Contains(r.Warnings, w => w.Contains("mount-s3 is not installed"));
+            Assert.True(File.Exists(Path.Combine(root, "etc/systemd/system", r.Service.Name)));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Cache_directory_is_private_to_the_service_user()
     {
         using var root = new ImageRoot();

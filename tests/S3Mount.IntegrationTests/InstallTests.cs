@@ -391,15 +391,17 @@ public sealed class InstallTests(InstallLabFixture fixture, ITestOutputHelper ou
         await PurgeAsync();
         try
         {
-            // perl (in every Debian) takes the same fcntl lock apt and dpkg take, for 6 seconds, like cloud-init would.
+            // perl (in every Debian) takes the same fcntl lock apt and dpkg take, for 20 seconds, like cloud-init would:
+            // long enough that the install reaches apt while it is held even on a loaded machine (downloads and
+            // apt-get update come first; with 6 s a slow run found the lock already free).
             const string hold = "use Fcntl; open(my $f, '>>', '/var/lib/dpkg/lock-frontend') or die; " +
                 "my $l = pack('s s x4 q q i x4', F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die 'lock failed'; " +
-                "open(my $o, '>', '/run/s3m-lock-held'); close($o); sleep 6;";
+                "open(my $o, '>', '/run/s3m-lock-held'); close($o); sleep 20;";
             await Node.WriteFileAsync("/root/hold-lock.pl", hold, "0600", Ct);
             await Node.ExecCheckedAsync("rm -f /run/s3m-lock-held; setsid perl /root/hold-lock.pl >/dev/null 2>&1 < /dev/null & echo $! > /run/s3m-lock.pid; for i in $(seq 50); do [ -e /run/s3m-lock-held ] && exit 0; sleep 0.1; done; exit 1", cancellationToken: Ct);
 
             var request = Official("1.23.0");
-            request.LockRetries = 20;
+            request.LockRetries = 40;
             request.LockRetryDelaySeconds = 1;
             var sw = Stopwatch.StartNew();
             var (block, exec) = await RunAsync(InstallOperations.Install(request));

@@ -73,6 +73,9 @@ public sealed class CreateResult
 
     public IReadOnlyList<string> CreatedDirectories { get; internal set; } = Array.Empty<string>();
     public bool FuseConfChanged { get; internal set; }
+
+    /// <summary>What the node noticed but did not refuse (an image without mount-s3 yet, ownership it could not set).</summary>
+    public IReadOnlyList<string> Warnings { get; internal set; } = Array.Empty<string>();
 }
 
 /// <summary>A repair of one service: health before and after.</summary>
@@ -211,6 +214,7 @@ public static class NodeResultParser
             Adopted = result[2] == "1",
             CreatedDirectories = block.All("created").Select(r => r[0]).ToList(),
             FuseConfChanged = block.First("fuseconf") is not null,
+            Warnings = block.All("warning").Select(r => r[0]).ToList(),
         };
     }
 

@@ -196,6 +196,11 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
 
     private void WriteCreated(CreateResult r, string? instanceId)
     {
+        foreach (var w in r.Warnings)
+        {
+            WriteWarning((instanceId is null ? string.Empty : instanceId + ": ") + w);
+        }
+
         var s = S3MountService.From(r.Service, instanceId);
         s.Changed = r.Changed;
         s.Adopted = r.Adopted;

@@ -94,6 +94,17 @@ s3m_link="$ROOT/etc/systemd/system/remote-fs.target.wants/$NAME"
 s3m_had_link=0
 [ -L "$s3m_link" ] && s3m_had_link=1
 
+# set_owner DIR: the service user owns its directories. Building an image without root privileges cannot chown:
+# offline, that is a warning (fix ownership when the image is finalised), live it is a failure.
+set_owner() {
+  if chown -- "$s3m_uid:$s3m_gid" "$1" 2>/dev/null; then return 0; fi
+  if [ -n "$ROOT" ]; then
+    rec warning "could not give ${1#"$ROOT"} to $SVC_USER ($s3m_uid:$s3m_gid) without root privileges; set its owner before the image boots."
+    return 0
+  fi
+  return 1
+}
+
 rollback() {
   log "rolling back $NAME"
   if [ -z "$ROOT" ]; then systemctl stop -- "$NAME" >&2 2>&1; fi
@@ -118,14 +129,14 @@ rollback() {
 
 if [ "$s3m_changed" = 1 ]; then
   if [ -n "$s3m_dir_top" ]; then
-    if ! { install -d -m 0755 -- "$ROOT$MPATH" && chown -- "$s3m_uid:$s3m_gid" "$ROOT$MPATH"; }; then
+    if ! { install -d -m 0755 -- "$ROOT$MPATH" && set_owner "$ROOT$MPATH"; }; then
       rollback
       fail S3MountWriteFailed "could not create $MPATH."
     fi
     rec created "$MPATH"
   fi
   if [ -n "$s3m_cache_top" ]; then
-    if ! { install -d -m 0700 -- "$ROOT$CACHE_DIR" && chown -- "$s3m_uid:$s3m_gid" "$ROOT$CACHE_DIR"; }; then
+    if ! { install -d -m 0700 -- "$ROOT$CACHE_DIR" && set_owner "$ROOT$CACHE_DIR"; }; then
       rollback
       fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."
     fi

@@ -296,7 +296,9 @@ resolve_ids() {
   if [ -n "$ROOT" ]; then
     case $1 in
       *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$ROOT/etc/passwd" 2>/dev/null)
-                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$ROOT/etc/passwd" 2>/dev/null) ;;
+                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$ROOT/etc/passwd" 2>/dev/null)
+                # root is uid 0 in every image, even one whose passwd is not laid down yet.
+                if [ -z "$s3m_uid" ] && [ "$1" = root ]; then s3m_uid=0; s3m_gid=0; fi ;;
       *) s3m_uid=$1; s3m_gid=$1 ;;
     esac
     if [ -n "$2" ]; then
