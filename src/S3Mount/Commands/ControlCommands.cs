@@ -1,61 +1,28 @@
+using System.Collections.Generic;
 using System.Management.Automation;
 using S3Mount.Engine.Node;
+using S3Mount.Engine.Scripts;
 
 namespace S3Mount.Commands;
 
 /// <summary>Start, stop, restart, enable or disable mount services; with -PassThru, the services afterwards.</summary>
-public abstract class ControlCmdlet : ServiceCmdlet
+public abstract class ControlCmdlet : ServiceCmdlet<NodeResult<MountService>>
 {
     /// <summary>Write the services (state and health after the action).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected abstract ServiceAction Action { get; }
+    protected abstract ServiceAction ServiceAction { get; }
 
-    private string Verb => Action + " mount service";
+    protected override string Activity => ServiceAction + "-S3MountService";
 
-    protected override void ProcessRecord()
-    {
-        var names = SelectedNames();
-        var paths = SelectedPaths();
-        var script = Build(() => NodeOperations.Control(Action, names, 60, paths));
-        if (IsFleet)
-        {
-            foreach (var id in CurrentInstances)
-            {
-                if (ShouldProcess(Describe(names, paths) + Where(id), Verb))
-                {
-                    Collect(id, names, paths);
-                }
-            }
+    protected override string Action => ServiceAction + " mount service";
 
-            return;
-        }
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) => NodeOperations.Control(ServiceAction, names, 60, paths);
 
-        if (ShouldProcess(Describe(names, paths) + Where(null), Verb))
-        {
-            Write(NodeResultParser.Services(RunLocal(script, null)), null);
-        }
-    }
+    protected override NodeResult<MountService> Parse(ResultBlock block) => NodeResultParser.Services(block);
 
-    protected override void EndProcessing()
-    {
-        if (Target is { Length: > 0 })
-        {
-            var script = Build(() => NodeOperations.Control(Action, SelectedNames(), 60, SelectedPaths()));
-            if (ShouldProcess(Describe(SelectedNames(), SelectedPaths()) + Where(null), Verb))
-            {
-                RunFleet(Action + "-S3MountService", NodeResultParser.Services, (id, r, _) => Write(r, id), script);
-            }
-
-            return;
-        }
-
-        QueueCollected((names, paths) => NodeOperations.Control(Action, names, 60, paths));
-        RunFleet(Action + "-S3MountService", NodeResultParser.Services, (id, r, _) => Write(r, id));
-    }
-
-    private void Write(NodeResult<MountService> result, string? instanceId)
+    protected override void Write(NodeResult<MountService> result, string? instanceId)
     {
         if (PassThru)
         {
@@ -74,7 +41,7 @@ public abstract class ControlCmdlet : ServiceCmdlet
 [OutputType(typeof(S3MountService))]
 public sealed class StartS3MountServiceCommand : ControlCmdlet
 {
-    protected override ServiceAction Action => ServiceAction.Start;
+    protected override ServiceAction ServiceAction => ServiceAction.Start;
 }
 
 /// <summary>Stops mount services (the mount is unmounted).</summary>
@@ -82,7 +49,7 @@ public sealed class StartS3MountServiceCommand : ControlCmdlet
 [OutputType(typeof(S3MountService))]
 public sealed class StopS3MountServiceCommand : ControlCmdlet
 {
-    protected override ServiceAction Action => ServiceAction.Stop;
+    protected override ServiceAction ServiceAction => ServiceAction.Stop;
 }
 
 /// <summary>Restarts mount services and waits until each mount answers.</summary>
@@ -90,7 +57,7 @@ public sealed class StopS3MountServiceCommand : ControlCmdlet
 [OutputType(typeof(S3MountService))]
 public sealed class RestartS3MountServiceCommand : ControlCmdlet
 {
-    protected override ServiceAction Action => ServiceAction.Restart;
+    protected override ServiceAction ServiceAction => ServiceAction.Restart;
 }
 
 /// <summary>Enables mount services, so they mount at boot (remote-fs.target).</summary>
@@ -98,7 +65,7 @@ public sealed class RestartS3MountServiceCommand : ControlCmdlet
 [OutputType(typeof(S3MountService))]
 public sealed class EnableS3MountServiceCommand : ControlCmdlet
 {
-    protected override ServiceAction Action => ServiceAction.Enable;
+    protected override ServiceAction ServiceAction => ServiceAction.Enable;
 }
 
 /// <summary>Disables mount services, so they no longer mount at boot (a running mount stays).</summary>
@@ -106,5 +73,5 @@ public sealed class EnableS3MountServiceCommand : ControlCmdlet
 [OutputType(typeof(S3MountService))]
 public sealed class DisableS3MountServiceCommand : ControlCmdlet
 {
-    protected override ServiceAction Action => ServiceAction.Disable;
+    protected override ServiceAction ServiceAction => ServiceAction.Disable;
 }

@@ -3,13 +3,14 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using S3Mount.Engine.Node;
+using S3Mount.Engine.Scripts;
 
 namespace S3Mount.Commands;
 
 /// <summary>Lists mount services, S3Mount's and recipe-made, with state and health.</summary>
 [Cmdlet(VerbsCommon.Get, "S3MountService")]
 [OutputType(typeof(S3MountService))]
-public sealed class GetS3MountServiceCommand : ServiceCmdlet
+public sealed class GetS3MountServiceCommand : ServiceCmdlet<NodeResult<MountService>>
 {
     /// <summary>Only services of these buckets (wildcards allowed).</summary>
     [Parameter]
@@ -20,50 +21,19 @@ public sealed class GetS3MountServiceCommand : ServiceCmdlet
     [Parameter]
     public string? Root { get; set; }
 
-    protected override void ProcessRecord()
+    protected override string Activity => "Get-S3MountService";
+
+    protected override string? ImageRoot => Root;
+
+    // Wildcard names are matched here, after listing everything.
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) =>
+        names.Any(WildcardPattern.ContainsWildcardCharacters) ? NodeOperations.List(null, Root) : NodeOperations.List(names, Root, paths);
+
+    protected override NodeResult<MountService> Parse(ResultBlock block) => NodeResultParser.Services(block);
+
+    protected override void Write(NodeResult<MountService> result, string? instanceId)
     {
-        var names = SelectedNames();
-        var wildcard = names.Any(WildcardPattern.ContainsWildcardCharacters);
-        var exact = wildcard ? Array.Empty<string>() : (IReadOnlyList<string>)names;
-        if (IsFleet)
-        {
-            if (Root is not null)
-            {
-                Terminate(new Engine.Errors.S3MountException("S3MountParameterConflict", Engine.Errors.S3MountErrorKind.InvalidArgument, "-Root writes into an image on this machine; it cannot be combined with -InstanceId or -Target.", "Root"));
-            }
-
-            foreach (var id in CurrentInstances)
-            {
-                Collect(id, exact, wildcard ? Array.Empty<string>() : SelectedPaths());
-            }
-
-            return;
-        }
-
-        var block = RunLocal(Build(() => NodeOperations.List(exact, Root, wildcard ? null : SelectedPaths())), null);
-        var result = NodeResultParser.Services(block);
-        Write(result, null, names);
-    }
-
-    protected override void EndProcessing()
-    {
-        if (Target is { Length: > 0 })
-        {
-            var names = SelectedNames();
-            var wildcard = names.Any(WildcardPattern.ContainsWildcardCharacters);
-            RunFleet("Get-S3MountService", NodeResultParser.Services, (id, r, _) => Write(r, id, names),
-                Build(() => NodeOperations.List(wildcard ? null : names, null, wildcard ? null : SelectedPaths())));
-            return;
-        }
-
-        var n = SelectedNames();
-        QueueCollected((names, paths) => NodeOperations.List(names, null, paths));
-        RunFleet("Get-S3MountService", NodeResultParser.Services, (id, r, _) => Write(r, id, n));
-    }
-
-    private void Write(NodeResult<MountService> result, string? instanceId, IReadOnlyList<string> names)
-    {
-        var namePatterns = names.Where(WildcardPattern.ContainsWildcardCharacters).Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToList();
+        var namePatterns = SelectedNames().Where(WildcardPattern.ContainsWildcardCharacters).Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToList();
         var bucketPatterns = (Bucket ?? Array.Empty<string>()).Select(b => WildcardPattern.Get(b, WildcardOptions.IgnoreCase)).ToList();
         foreach (var w in result.Warnings)
         {

@@ -1,5 +1,7 @@
+using System.Collections.Generic;
 using System.Management.Automation;
 using S3Mount.Engine.Node;
+using S3Mount.Engine.Scripts;
 
 namespace S3Mount.Commands;
 
@@ -9,7 +11,7 @@ namespace S3Mount.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Remove, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(void))]
-public sealed class RemoveS3MountServiceCommand : ServiceCmdlet
+public sealed class RemoveS3MountServiceCommand : ServiceCmdlet<NodeResult<RemoveResult>>
 {
     /// <summary>Lazily unmount a mount that is still there after stopping, and skip confirmation.</summary>
     [Parameter]
@@ -23,62 +25,29 @@ public sealed class RemoveS3MountServiceCommand : ServiceCmdlet
     [Parameter]
     public string? Root { get; set; }
 
-    protected override void ProcessRecord()
+    protected override string Activity => "Remove-S3MountService";
+
+    protected override string Action => "Remove mount service";
+
+    protected override bool SkipConfirmation => Force;
+
+    protected override string? ImageRoot => Root;
+
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) => NodeOperations.Remove(names, Force, RemoveDirectory, Root, paths);
+
+    protected override NodeResult<RemoveResult> Parse(ResultBlock block) => NodeResultParser.Removals(block);
+
+    protected override void Write(NodeResult<RemoveResult> result, string? instanceId)
     {
-        var names = SelectedNames();
-        var paths = SelectedPaths();
-        var script = Build(() => NodeOperations.Remove(names, Force, RemoveDirectory, Root, paths));
-        if (IsFleet)
-        {
-            if (Root is not null)
-            {
-                Terminate(new Engine.Errors.S3MountException("S3MountParameterConflict", Engine.Errors.S3MountErrorKind.InvalidArgument, "-Root removes from an image on this machine; it cannot be combined with -InstanceId or -Target.", "Root"));
-            }
-
-            foreach (var id in CurrentInstances)
-            {
-                if (Approve(Describe(names, paths) + Where(id), "Remove mount service", Force))
-                {
-                    Collect(id, names, paths);
-                }
-            }
-
-            return;
-        }
-
-        if (Approve(Describe(names, paths) + (Root is null ? Where(null) : " in " + Root), "Remove mount service", Force))
-        {
-            Write(NodeResultParser.Removals(RunLocal(script, null)), null);
-        }
-    }
-
-    protected override void EndProcessing()
-    {
-        if (Target is { Length: > 0 })
-        {
-            var script = Build(() => NodeOperations.Remove(SelectedNames(), Force, RemoveDirectory, null, SelectedPaths()));
-            if (Approve(Describe(SelectedNames(), SelectedPaths()) + Where(null), "Remove mount service", Force))
-            {
-                RunFleet("Remove-S3MountService", NodeResultParser.Removals, (id, r, _) => Write(r, id), script);
-            }
-
-            return;
-        }
-
-        QueueCollected((names, paths) => NodeOperations.Remove(names, Force, RemoveDirectory, null, paths));
-        RunFleet("Remove-S3MountService", NodeResultParser.Removals, (id, r, _) => Write(r, id));
-    }
-
-    private void Write(NodeResult<RemoveResult> result, string? instanceId)
-    {
+        var prefix = instanceId is null ? string.Empty : instanceId + ": ";
         foreach (var r in result.Items)
         {
-            WriteVerbose($"{(instanceId is null ? string.Empty : instanceId + ": ")}removed {r.Name} ({r.UnitPath}); directory: {r.Directory}");
+            WriteVerbose($"{prefix}removed {r.Name} ({r.UnitPath}); directory: {r.Directory}");
         }
 
         foreach (var w in result.Warnings)
         {
-            WriteWarning((instanceId is null ? string.Empty : instanceId + ": ") + w);
+            WriteWarning(prefix + w);
         }
 
         WriteFailures(result.Failures, instanceId);

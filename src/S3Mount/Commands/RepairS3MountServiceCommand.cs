@@ -1,5 +1,7 @@
+using System.Collections.Generic;
 using System.Management.Automation;
 using S3Mount.Engine.Node;
+using S3Mount.Engine.Scripts;
 
 namespace S3Mount.Commands;
 
@@ -9,54 +11,23 @@ namespace S3Mount.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Repair, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountRepair))]
-public sealed class RepairS3MountServiceCommand : ServiceCmdlet
+public sealed class RepairS3MountServiceCommand : ServiceCmdlet<NodeResult<RepairResult>>
 {
     /// <summary>Also repair Hung mounts (kills the daemon), and skip confirmation.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void ProcessRecord()
-    {
-        var names = SelectedNames();
-        var paths = SelectedPaths();
-        if (IsFleet)
-        {
-            foreach (var id in CurrentInstances)
-            {
-                if (Approve(Describe(names, paths) + Where(id), "Repair mount service", Force))
-                {
-                    Collect(id, names, paths);
-                }
-            }
+    protected override string Activity => "Repair-S3MountService";
 
-            return;
-        }
+    protected override string Action => "Repair mount service";
 
-        if (!Approve(Describe(names, paths) + Where(null), "Repair mount service", Force))
-        {
-            return;
-        }
+    protected override bool SkipConfirmation => Force;
 
-        Write(NodeResultParser.Repairs(RunLocal(Build(() => NodeOperations.Repair(names, Force, 60, paths)), null)), null);
-    }
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) => NodeOperations.Repair(names, Force, 60, paths);
 
-    protected override void EndProcessing()
-    {
-        if (Target is { Length: > 0 })
-        {
-            if (Approve(Describe(SelectedNames(), SelectedPaths()) + Where(null), "Repair mount service", Force))
-            {
-                RunFleet("Repair-S3MountService", NodeResultParser.Repairs, (id, r, _) => Write(r, id), Build(() => NodeOperations.Repair(SelectedNames(), Force, 60, SelectedPaths())));
-            }
+    protected override NodeResult<RepairResult> Parse(ResultBlock block) => NodeResultParser.Repairs(block);
 
-            return;
-        }
-
-        QueueCollected((names, paths) => NodeOperations.Repair(names, Force, 60, paths));
-        RunFleet("Repair-S3MountService", NodeResultParser.Repairs, (id, r, _) => Write(r, id));
-    }
-
-    private void Write(NodeResult<RepairResult> result, string? instanceId)
+    protected override void Write(NodeResult<RepairResult> result, string? instanceId)
     {
         foreach (var r in result.Items)
         {

@@ -126,3 +126,83 @@ public abstract class ServiceCmdlet : AwsCmdlet
         return ShouldProcess(target, action);
     }
 }
+
+/// <summary>
+/// The one skeleton of every service operation: this record's selection is validated into a script at once; locally it
+/// runs now, on a fleet it is collected per instance (ShouldProcess once per node and selection) and sent in
+/// EndProcessing, with -Target as one run over the targets.
+/// </summary>
+public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
+{
+    /// <summary>The command name, for progress.</summary>
+    protected abstract string Activity { get; }
+
+    /// <summary>The ShouldProcess action, or null for an operation that changes nothing.</summary>
+    protected virtual string? Action => null;
+
+    /// <summary>-Force: skips confirmation (never -WhatIf).</summary>
+    protected virtual bool SkipConfirmation => false;
+
+    /// <summary>An offline image root the operation works in instead of this machine, or null.</summary>
+    protected virtual string? ImageRoot => null;
+
+    protected abstract NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths);
+
+    protected abstract TResult Parse(ResultBlock block);
+
+    /// <summary>Writes one node's result to the pipeline (on the pipeline thread).</summary>
+    protected abstract void Write(TResult result, string? instanceId);
+
+    protected override void ProcessRecord()
+    {
+        var names = SelectedNames();
+        var paths = SelectedPaths();
+        var script = Build(() => BuildScript(names, paths));
+        if (IsFleet)
+        {
+            if (ImageRoot is not null)
+            {
+                Terminate(new S3MountException("S3MountParameterConflict", S3MountErrorKind.InvalidArgument,
+                    "-Root works on an image on this machine; it cannot be combined with -InstanceId or -Target.", "Root"));
+            }
+
+            foreach (var id in CurrentInstances)
+            {
+                if (Approved(names, paths, id))
+                {
+                    Collect(id, names, paths);
+                }
+            }
+
+            return;
+        }
+
+        if (Approved(names, paths, null))
+        {
+            Write(Parse(RunLocal(script, null)), null);
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (Target is { Length: > 0 })
+        {
+            var names = SelectedNames();
+            var paths = SelectedPaths();
+            var script = Build(() => BuildScript(names, paths));
+            if (Approved(names, paths, null))
+            {
+                RunFleet(Activity, Parse, (id, r, _) => Write(r, id), script);
+            }
+
+            return;
+        }
+
+        QueueCollected(BuildScript);
+        RunFleet(Activity, Parse, (id, r, _) => Write(r, id));
+    }
+
+    private bool Approved(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? instanceId) =>
+        Action is null || Approve(Describe(names, paths) + (instanceId is null && ImageRoot is not null ? " in " + ImageRoot : Where(instanceId)), Action, SkipConfirmation);
+}
+

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using S3Mount.Engine.Node;
+using S3Mount.Engine.Scripts;
 
 namespace S3Mount.Commands;
 
@@ -8,7 +9,7 @@ namespace S3Mount.Commands;
 [Cmdlet(VerbsDiagnostic.Test, "S3MountService")]
 [OutputType(typeof(S3MountHealth))]
 [OutputType(typeof(bool))]
-public sealed class TestS3MountServiceCommand : ServiceCmdlet
+public sealed class TestS3MountServiceCommand : ServiceCmdlet<NodeResult<MountService>>
 {
     private bool _allHealthy = true;
     private bool _any;
@@ -17,42 +18,22 @@ public sealed class TestS3MountServiceCommand : ServiceCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
-    protected override void ProcessRecord()
-    {
-        var names = SelectedNames();
-        var paths = SelectedPaths();
-        if (IsFleet)
-        {
-            foreach (var id in CurrentInstances)
-            {
-                Collect(id, names, paths);
-            }
+    protected override string Activity => "Test-S3MountService";
 
-            return;
-        }
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) => NodeOperations.List(names, null, paths);
 
-        Write(NodeResultParser.Services(RunLocal(Build(() => NodeOperations.List(names, null, paths)), null)), null);
-    }
+    protected override NodeResult<MountService> Parse(ResultBlock block) => NodeResultParser.Services(block);
 
     protected override void EndProcessing()
     {
-        if (Target is { Length: > 0 })
-        {
-            RunFleet("Test-S3MountService", NodeResultParser.Services, (id, r, _) => Write(r, id), Build(() => NodeOperations.List(SelectedNames(), null, SelectedPaths())));
-        }
-        else
-        {
-            QueueCollected((names, paths) => NodeOperations.List(names, null, paths));
-            RunFleet("Test-S3MountService", NodeResultParser.Services, (id, r, _) => Write(r, id));
-        }
-
+        base.EndProcessing();
         if (Quiet)
         {
             WriteObject(_any && _allHealthy);
         }
     }
 
-    private void Write(NodeResult<MountService> result, string? instanceId)
+    protected override void Write(NodeResult<MountService> result, string? instanceId)
     {
         foreach (var s in result.Items)
         {
