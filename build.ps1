@@ -41,8 +41,10 @@ function Invoke-Native {
 foreach ($t in $Task) {
     switch ($t) {
         'Clean' {
-            foreach ($d in @('out') + (Get-ChildItem -Path (Join-Path $root 'src'), (Join-Path $root 'tests'), (Join-Path $root 'bench') -Directory -Recurse -Include bin, obj -ErrorAction SilentlyContinue).FullName) {
-                $p = if ([System.IO.Path]::IsPathRooted($d)) { $d } else { Join-Path $root $d }
+            $targets = @(Join-Path $root 'out')
+            $targets += Get-ChildItem -Path (Join-Path $root 'src'), (Join-Path $root 'tests'), (Join-Path $root 'bench') -Directory -Recurse -ErrorAction SilentlyContinue |
+                Where-Object { $_.Name -in 'bin', 'obj' } | ForEach-Object FullName
+            foreach ($p in $targets) {
                 if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Recurse -Force }
             }
         }
