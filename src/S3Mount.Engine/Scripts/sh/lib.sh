@@ -96,16 +96,29 @@ mountinfo_any() {
   M="$1" awk '{for(i=7;i<=NF;i++)if($i=="-")break} $5==ENVIRON["M"]{s=$(i+2); f=1} END{if(f)print s; exit !f}' /proc/self/mountinfo
 }
 
-# probe PATH: Healthy, Stale or Hung, by a bounded stat of a mounted path (never blocks longer than the bound).
+# probe PATH: Healthy, Stale or Hung, by a bounded stat of a mounted path (never blocks longer than the bound). A FUSE
+# mount without allow-other / allow-root refuses every other user, root included, in the kernel before the daemon is
+# asked: "Permission denied" says nothing about the daemon, so the stat is repeated as the mount's owner (user_id= and
+# group_id= in mountinfo) with setpriv; where setpriv is missing the mount counts as answering.
 probe() {
   s3m_pe=$(timeout -s KILL "${S3M_PROBE_SECONDS:-5}" stat -c %i -- "$1" 2>&1 >/dev/null)
-  case $? in
-    0) echo Healthy ;;
-    124 | 137) echo Hung ;;
-    *) case $s3m_pe in
-         *"not connected"*) echo Stale ;;
-         *) echo Stale ;;
-       esac ;;
+  s3m_prc=$?
+  case $s3m_prc:$s3m_pe in
+    0:*) echo Healthy ;;
+    124:* | 137:*) echo Hung ;;
+    *"ermission denied"*)
+      s3m_pug=$(M="$(mi_escape "$1")" awk '{for(i=7;i<=NF;i++)if($i=="-")break} $5==ENVIRON["M"]{o=","$(i+3)","; u=o; g=o; sub(/.*,user_id=/,"",u); sub(/,.*/,"",u); sub(/.*,group_id=/,"",g); sub(/,.*/,"",g); if (u ~ /^[0-9]+$/ && g ~ /^[0-9]+$/) r=u" "g} END{print r}' /proc/self/mountinfo)
+      if [ -n "$s3m_pug" ] && command -v setpriv >/dev/null 2>&1; then
+        s3m_pe=$(timeout -s KILL "${S3M_PROBE_SECONDS:-5}" setpriv --reuid "${s3m_pug% *}" --regid "${s3m_pug#* }" --clear-groups -- stat -c %i -- "$1" 2>&1 >/dev/null)
+        case $? in
+          0) echo Healthy ;;
+          124 | 137) echo Hung ;;
+          *) echo Stale ;;
+        esac
+      else
+        echo Healthy
+      fi ;;
+    *) echo Stale ;;
   esac
 }
 
@@ -274,11 +287,13 @@ write_atomic() {
   selinux_relabel "$1"
 }
 
-# first_missing DIR: the highest ancestor of DIR (or DIR itself) that does not exist yet; empty if DIR exists.
+# first_missing DIR: the highest ancestor of DIR (or DIR itself) that does not exist yet; empty if DIR exists. A mount
+# point counts as existing even when root cannot stat it (a non-root FUSE mount without allow-other / allow-root
+# answers EACCES, a dead one ENOTCONN): test -e says no there, and creating it would fail.
 first_missing() {
   s3m_fmd=$1
   s3m_fmt=
-  while [ -n "$s3m_fmd" ] && [ ! -e "$s3m_fmd" ]; do
+  while [ -n "$s3m_fmd" ] && [ ! -e "$s3m_fmd" ] && ! mountinfo_any "$(mi_escape "$s3m_fmd")" >/dev/null; do
     s3m_fmt=$s3m_fmd
     s3m_fmd=${s3m_fmd%/*}
   done
