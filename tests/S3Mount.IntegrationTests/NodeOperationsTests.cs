@@ -354,7 +354,12 @@ public sealed class NodeOperationsTests(NodeOpsLabFixture fixture, ITestOutputHe
             var running = await node.SnapshotAsync(Ct, watched);
             var pid = await node.MainPidAsync(old.UnitName, Ct);
             var broken = old with { Options = new MountOptions { EndpointUrl = "http://127.0.0.1:9/" } };
-            var f = await RefusedAsync(() => node.CreateAsync(new CreateRequest(broken) { Force = true, WaitSeconds = 15 }, Ct));
+            // (The stand-in mounts even with a dead endpoint, but the mount never answers: stat hangs. The wait is
+            // bounded in wall time: 10 s, plus one 5 s probe, plus the rollback.)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var f = await RefusedAsync(() => node.CreateAsync(new CreateRequest(broken) { Force = true, WaitSeconds = 10 }, Ct));
+            output.WriteLine($"forced replacement failed and rolled back in {clock.Elapsed.TotalSeconds:0.0} s: {f.Message}");
+            Assert.InRange(clock.Elapsed.TotalSeconds, 10, 25);
             Assert.Equal("S3MountStartFailed", f.ErrorId);
             Assert.Equal(running, await node.SnapshotAsync(Ct, watched));
             var back = await node.GetAsync(old.UnitName, Ct);

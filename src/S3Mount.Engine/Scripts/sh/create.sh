@@ -180,12 +180,7 @@ else
     fi
     s3m_live=0
     if [ "$s3m_started" = 1 ]; then
-      s3m_i=0
-      while [ "$s3m_i" -lt "$((WAIT_SECONDS * 4))" ]; do
-        if mountinfo_has "$MPATH_MI" && [ "$(probe "$MPATH")" = Healthy ]; then s3m_live=1; break; fi
-        sleep 0.25
-        s3m_i=$((s3m_i + 1))
-      done
+      wait_live "$NAME" "$MPATH" "$WAIT_SECONDS" && s3m_live=1
     fi
     if [ "$s3m_live" != 1 ]; then
       journal_tail "$NAME" 15

@@ -501,13 +501,14 @@ emit_selected() {
   emit_states $SELECTED
 }
 
-# wait_live NAME PATH SECONDS: until a healthy mountpoint-s3 mount answers at PATH.
+# wait_live NAME PATH SECONDS: until a healthy mountpoint-s3 mount answers at PATH, for at most SECONDS of wall time
+# (plus one probe). Counting rounds instead would wait 20 times longer when the mount is there but hangs: each probe
+# of a hung mount takes its full bound.
 wait_live() {
-  s3m_wli=0
-  while [ "$s3m_wli" -lt "$(($3 * 4))" ]; do
+  s3m_wld=$(($(date +%s) + $3))
+  while :; do
     if mountinfo_has "$(mi_escape "$2")" && [ "$(probe "$2")" = Healthy ]; then return 0; fi
+    [ "$(date +%s)" -lt "$s3m_wld" ] || return 1
     sleep 0.25
-    s3m_wli=$((s3m_wli + 1))
   done
-  return 1
 }
