@@ -127,35 +127,43 @@ rollback() {
   fi
 }
 
+# The directory, the cache directory and fuse.conf are prerequisites, not part of the unit: they are made whenever they
+# are missing, even when the unit is already in place byte for byte (a unit installed before fuse.conf allowed
+# user_allow_other, or a directory deleted since, must not keep failing). Each counts as a change.
+s3m_prep=0
+if [ -n "$s3m_dir_top" ]; then
+  if ! { install -d -m 0755 -- "$ROOT$MPATH" && set_owner "$ROOT$MPATH"; }; then
+    rollback
+    fail S3MountWriteFailed "could not create $MPATH."
+  fi
+  s3m_prep=1
+  rec created "$MPATH"
+fi
+if [ -n "$s3m_cache_top" ]; then
+  if ! { install -d -m 0700 -- "$ROOT$CACHE_DIR" && set_owner "$ROOT$CACHE_DIR"; }; then
+    rollback
+    fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."
+  fi
+  s3m_prep=1
+  rec created "$CACHE_DIR"
+fi
+if [ "$NEEDS_ALLOW_OTHER" = 1 ] && ! grep -Eq '^[[:space:]]*user_allow_other[[:space:]]*$' "$s3m_fuse" 2>/dev/null; then
+  if grep -Eq '^[[:space:]]*#[[:space:]]*user_allow_other[[:space:]]*$' "$s3m_fuse" 2>/dev/null; then
+    sed 's/^[[:space:]]*#[[:space:]]*\(user_allow_other\)[[:space:]]*$/\1/' "$s3m_fuse" | write_atomic "$s3m_fuse" 0644
+  else
+    { [ -f "$s3m_fuse" ] && cat -- "$s3m_fuse" && [ -n "$(tail -c 1 -- "$s3m_fuse")" ] && echo; echo user_allow_other; } | write_atomic "$s3m_fuse" 0644
+  fi || { rollback; fail S3MountWriteFailed "could not update $s3m_fuse."; }
+  s3m_fuse_changed=1
+  s3m_prep=1
+  rec fuseconf "user_allow_other"
+fi
 if [ "$s3m_changed" = 1 ]; then
-  if [ -n "$s3m_dir_top" ]; then
-    if ! { install -d -m 0755 -- "$ROOT$MPATH" && set_owner "$ROOT$MPATH"; }; then
-      rollback
-      fail S3MountWriteFailed "could not create $MPATH."
-    fi
-    rec created "$MPATH"
-  fi
-  if [ -n "$s3m_cache_top" ]; then
-    if ! { install -d -m 0700 -- "$ROOT$CACHE_DIR" && set_owner "$ROOT$CACHE_DIR"; }; then
-      rollback
-      fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."
-    fi
-    rec created "$CACHE_DIR"
-  fi
-  if [ "$NEEDS_ALLOW_OTHER" = 1 ] && ! grep -Eq '^[[:space:]]*user_allow_other[[:space:]]*$' "$s3m_fuse" 2>/dev/null; then
-    if grep -Eq '^[[:space:]]*#[[:space:]]*user_allow_other[[:space:]]*$' "$s3m_fuse" 2>/dev/null; then
-      sed 's/^[[:space:]]*#[[:space:]]*\(user_allow_other\)[[:space:]]*$/\1/' "$s3m_fuse" | write_atomic "$s3m_fuse" 0644
-    else
-      { [ -f "$s3m_fuse" ] && cat -- "$s3m_fuse" && [ -n "$(tail -c 1 -- "$s3m_fuse")" ] && echo; echo user_allow_other; } | write_atomic "$s3m_fuse" 0644
-    fi || { rollback; fail S3MountWriteFailed "could not update $s3m_fuse."; }
-    s3m_fuse_changed=1
-    rec fuseconf "user_allow_other"
-  fi
   if ! { mkdir -p -- "$s3m_unitdir" && write_atomic "$s3m_unit" 0644 <"$S3M_TMP/unit"; }; then
     rollback
     fail S3MountWriteFailed "could not write $s3m_unit."
   fi
 fi
+[ "$s3m_prep" = 0 ] || s3m_changed=1
 
 if [ -n "$ROOT" ]; then
   if [ "$NO_ENABLE" != 1 ] && [ "$s3m_had_link" = 0 ]; then
@@ -183,12 +191,7 @@ else
     fi
     s3m_live=0
     if [ "$s3m_started" = 1 ]; then
-      s3m_i=0
-      while [ "$s3m_i" -lt "$((WAIT_SECONDS * 4))" ]; do
-        if mountinfo_has "$MPATH_MI" && [ "$(probe "$MPATH")" = Healthy ]; then s3m_live=1; break; fi
-        sleep 0.25
-        s3m_i=$((s3m_i + 1))
-      done
+      wait_live "$NAME" "$MPATH" "$WAIT_SECONDS" && s3m_live=1
     fi
     if [ "$s3m_live" != 1 ]; then
       journal_tail "$NAME" 15

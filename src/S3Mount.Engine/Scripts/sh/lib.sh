@@ -23,12 +23,18 @@ s3m_cleanup() {
 
 log() { printf 's3mount: %s\n' "$*" >&2; }
 
-# rec TAG FIELD...: one result record. Fields may hold any byte but newline; tabs become spaces.
+# rec TAG FIELD...: one result record. Fields may hold any byte but newline; tabs become spaces. Only a field that has
+# a tab or a newline costs a process (listing 200 units writes thousands of fields).
+S3M_TAB=$(printf '\t')
+S3M_NL='
+'
 rec() {
   s3m_rl=$1
   shift
   for s3m_rf in "$@"; do
-    s3m_rf=$(printf '%s' "$s3m_rf" | tr '\t\n' '  ')
+    case $s3m_rf in
+      *"$S3M_TAB"* | *"$S3M_NL"*) s3m_rf=$(printf '%s' "$s3m_rf" | tr '\t\n' '  ') ;;
+    esac
     s3m_rl="$s3m_rl	$s3m_rf"
   done
   printf '%s\n' "$s3m_rl" >>"$S3M_REC"
@@ -96,16 +102,29 @@ mountinfo_any() {
   M="$1" awk '{for(i=7;i<=NF;i++)if($i=="-")break} $5==ENVIRON["M"]{s=$(i+2); f=1} END{if(f)print s; exit !f}' /proc/self/mountinfo
 }
 
-# probe PATH: Healthy, Stale or Hung, by a bounded stat of a mounted path (never blocks longer than the bound).
+# probe PATH: Healthy, Stale or Hung, by a bounded stat of a mounted path (never blocks longer than the bound). A FUSE
+# mount without allow-other / allow-root refuses every other user, root included, in the kernel before the daemon is
+# asked: "Permission denied" says nothing about the daemon, so the stat is repeated as the mount's owner (user_id= and
+# group_id= in mountinfo) with setpriv; where setpriv is missing the mount counts as answering.
 probe() {
   s3m_pe=$(timeout -s KILL "${S3M_PROBE_SECONDS:-5}" stat -c %i -- "$1" 2>&1 >/dev/null)
-  case $? in
-    0) echo Healthy ;;
-    124 | 137) echo Hung ;;
-    *) case $s3m_pe in
-         *"not connected"*) echo Stale ;;
-         *) echo Stale ;;
-       esac ;;
+  s3m_prc=$?
+  case $s3m_prc:$s3m_pe in
+    0:*) echo Healthy ;;
+    124:* | 137:*) echo Hung ;;
+    *"ermission denied"*)
+      s3m_pug=$(M="$(mi_escape "$1")" awk '{for(i=7;i<=NF;i++)if($i=="-")break} $5==ENVIRON["M"]{o=","$(i+3)","; u=o; g=o; sub(/.*,user_id=/,"",u); sub(/,.*/,"",u); sub(/.*,group_id=/,"",g); sub(/,.*/,"",g); if (u ~ /^[0-9]+$/ && g ~ /^[0-9]+$/) r=u" "g} END{print r}' /proc/self/mountinfo)
+      if [ -n "$s3m_pug" ] && command -v setpriv >/dev/null 2>&1; then
+        s3m_pe=$(timeout -s KILL "${S3M_PROBE_SECONDS:-5}" setpriv --reuid "${s3m_pug% *}" --regid "${s3m_pug#* }" --clear-groups -- stat -c %i -- "$1" 2>&1 >/dev/null)
+        case $? in
+          0) echo Healthy ;;
+          124 | 137) echo Hung ;;
+          *) echo Stale ;;
+        esac
+      else
+        echo Healthy
+      fi ;;
+    *) echo Stale ;;
   esac
 }
 
@@ -166,8 +185,14 @@ emit_unit() {
   done
 }
 
-# emit_states UNIT...: one systemctl show for all units: a "state" and a "health" record per unit. Offline (ROOT set),
-# the enablement comes from the image's .wants links and nothing runs.
+# emit_states UNIT...: a "state" and a "health" record per unit, at a cost that does not grow by processes per unit.
+# Offline (ROOT set), the enablement comes from the image's .wants links and nothing runs. Live: one
+# `systemctl list-units` (one D-Bus call) gives the active and sub state of every loaded mount unit (a unit that is
+# not loaded is inactive); one `systemctl show` only for the units that are not inactive gives Result and NRestarts
+# (show costs about a millisecond per unit: all of 200 would be the whole budget); the enablement is read from the
+# .wants/.requires links as systemctl does for "enabled" (UnitFileState over D-Bus is as slow); one awk joins it all
+# with the units' paths and the mount table. Only mounted paths are probed, all with one bounded stat (each on its
+# own only when that one does not answer cleanly).
 emit_states() {
   [ $# -gt 0 ] || return 0
   if [ -n "$ROOT" ]; then
@@ -178,16 +203,79 @@ emit_states() {
     done
     return 0
   fi
-  systemctl show -p Id,ActiveState,SubState,UnitFileState,Result,NRestarts -- "$@" 2>/dev/null | awk '
-    function flush() { if (id != "") printf "%s\t%s\t%s\t%s\t%s\t%s\n", id, a, s, u, r, n; id = a = s = u = r = n = "" }
-    /^$/ { flush(); next }
-    { k = substr($0, 1, index($0, "=") - 1); v = substr($0, index($0, "=") + 1) }
-    k == "Id" { id = v } k == "ActiveState" { a = v } k == "SubState" { s = v } k == "UnitFileState" { u = v } k == "Result" { r = v } k == "NRestarts" { n = v }
-    END { flush() }' | while IFS='	' read -r s3m_esi s3m_esa s3m_ess s3m_esu s3m_esr s3m_esn; do
-      rec state "$s3m_esi" "$s3m_esa" "$s3m_ess" "$s3m_esu" "$s3m_esr" "$s3m_esn"
-      s3m_esp=$(path_of "$s3m_esi")
-      [ -n "$s3m_esp" ] && printf 'health\t%s\t%s\n' "$s3m_esi" "$(health "$s3m_esa" "$s3m_esr" "$s3m_esp")" >>"$S3M_REC"
+  for s3m_esn in "$@"; do printf '%s\n' "$s3m_esn"; done >"$S3M_TMP/want"
+  {
+    for s3m_esw in /etc/systemd/system/*.wants/mountpoint-s3-*.service /etc/systemd/system/*.requires/mountpoint-s3-*.service; do
+      [ -L "$s3m_esw" ] && printf 'enabled\t%s\n' "${s3m_esw##*/}"
     done
+    for s3m_esw in /run/systemd/system/*.wants/mountpoint-s3-*.service /run/systemd/system/*.requires/mountpoint-s3-*.service; do
+      [ -L "$s3m_esw" ] && printf 'enabled-runtime\t%s\n' "${s3m_esw##*/}"
+    done
+    for s3m_esw in /etc/systemd/system/mountpoint-s3-*.service /run/systemd/system/mountpoint-s3-*.service; do
+      [ -L "$s3m_esw" ] && [ ! -f "$s3m_esw" ] && printf 'masked\t%s\n' "${s3m_esw##*/}"
+    done
+  } >"$S3M_TMP/enabled"
+  systemctl list-units --all --plain --no-legend --full -- 'mountpoint-s3-*' >"$S3M_TMP/units" 2>/dev/null
+  s3m_esl=$(awk 'FILENAME == ARGV[1] { w[$1] = 1; next } ($1 in w) && $3 != "inactive" { print $1 }' "$S3M_TMP/want" "$S3M_TMP/units")
+  : >"$S3M_TMP/show"
+  # shellcheck disable=SC2086  # unit names are single words
+  [ -z "$s3m_esl" ] || systemctl show -p Id,Result,NRestarts -- $s3m_esl >"$S3M_TMP/show" 2>/dev/null
+  : >"$S3M_TMP/probe"
+  S3M_T="$S3M_TMP" S3M_R="$S3M_REC" LC_ALL=C awk '
+    function esc(v,   o, i, c) {
+      o = ""
+      for (i = 1; i <= length(v); i++) {
+        c = substr(v, i, 1)
+        if (c == "\\") o = o "\\134"; else if (c == " ") o = o "\\040"; else if (c == "\t") o = o "\\011"; else if (c == "\n") o = o "\\012"; else o = o c
+      }
+      return o
+    }
+    BEGIN {
+      t = ENVIRON["S3M_T"]; rec = ENVIRON["S3M_R"]
+      while ((getline l <(t "/paths")) > 0) { k = index(l, "\t"); pth[substr(l, 1, k - 1)] = substr(l, k + 1) }
+      while ((getline l <(t "/enabled")) > 0) { k = index(l, "\t"); en[substr(l, k + 1)] = substr(l, 1, k - 1) }
+      while ((getline l <(t "/units")) > 0) { split(l, f, " "); act[f[1]] = f[3]; sub_[f[1]] = f[4] }
+      id = r = n = ""
+      while ((getline l <(t "/show")) > 0) {
+        if (l == "") { if (id != "") { res[id] = r; nr[id] = n } id = r = n = ""; continue }
+        k = substr(l, 1, index(l, "=") - 1); v = substr(l, index(l, "=") + 1)
+        if (k == "Id") id = v; else if (k == "Result") r = v; else if (k == "NRestarts") n = v
+      }
+      if (id != "") { res[id] = r; nr[id] = n }
+      while ((getline l <"/proc/self/mountinfo") > 0) {
+        m = split(l, f, " ")
+        for (i = 7; i <= m; i++) if (f[i] == "-") break
+        if (f[i + 2] == "mountpoint-s3") mi[f[5]] = 1
+      }
+      while ((getline id <(t "/want")) > 0) {
+        a = (id in act) ? act[id] : "inactive"; s = (id in sub_) ? sub_[id] : "dead"
+        u = (id in en) ? en[id] : "disabled"; r = (id in res) ? res[id] : (a == "inactive" ? "success" : ""); n = (id in nr) ? nr[id] : 0
+        printf "state\t%s\t%s\t%s\t%s\t%s\t%s\n", id, a, s, u, r, n >>rec
+        if (!(id in pth)) continue
+        if (esc(pth[id]) in mi) { printf "%s\t%s\t%s\n", id, a, pth[id] >(t "/probe"); continue }
+        if (a == "failed") h = "Failed\t0\tthe service failed (" (r == "" ? "unknown" : r) ")"
+        else if (a == "active") h = "NotMounted\t0\tthe service is active but nothing is mounted"
+        else if (a == "activating" || a == "reloading") h = "NotMounted\t0\tthe service is starting"
+        else h = "NotMounted\t0\tthe service is " a
+        printf "health\t%s\t%s\n", id, h >>rec
+      }
+    }'
+  [ -s "$S3M_TMP/probe" ] || return 0
+  set --
+  while IFS='	' read -r s3m_esi s3m_esa s3m_esp; do set -- "$@" "$s3m_esp"; done <"$S3M_TMP/probe"
+  if timeout -s KILL "${S3M_PROBE_SECONDS:-5}" stat -c %i -- "$@" >/dev/null 2>&1; then
+    while IFS='	' read -r s3m_esi s3m_esa s3m_esp; do
+      if [ "$s3m_esa" = active ]; then
+        printf 'health\t%s\tHealthy\t1\tmounted and answering\n' "$s3m_esi"
+      else
+        printf 'health\t%s\tHealthy\t1\tmounted and answering, but the service is %s\n' "$s3m_esi" "$s3m_esa"
+      fi
+    done <"$S3M_TMP/probe" >>"$S3M_REC"
+  else
+    while IFS='	' read -r s3m_esi s3m_esa s3m_esp; do
+      printf 'health\t%s\t%s\n' "$s3m_esi" "$(health "$s3m_esa" "" "$s3m_esp")"
+    done <"$S3M_TMP/probe" >>"$S3M_REC"
+  fi
 }
 
 # Paths of the units this run looks at: remember_path NAME PATH, path_of NAME.
@@ -274,11 +362,13 @@ write_atomic() {
   selinux_relabel "$1"
 }
 
-# first_missing DIR: the highest ancestor of DIR (or DIR itself) that does not exist yet; empty if DIR exists.
+# first_missing DIR: the highest ancestor of DIR (or DIR itself) that does not exist yet; empty if DIR exists. A mount
+# point counts as existing even when root cannot stat it (a non-root FUSE mount without allow-other / allow-root
+# answers EACCES, a dead one ENOTCONN): test -e says no there, and creating it would fail.
 first_missing() {
   s3m_fmd=$1
   s3m_fmt=
-  while [ -n "$s3m_fmd" ] && [ ! -e "$s3m_fmd" ]; do
+  while [ -n "$s3m_fmd" ] && [ ! -e "$s3m_fmd" ] && ! mountinfo_any "$(mi_escape "$s3m_fmd")" >/dev/null; do
     s3m_fmt=$s3m_fmd
     s3m_fmd=${s3m_fmd%/*}
   done
@@ -341,23 +431,53 @@ find_unit_for_path() {
 }
 
 # select_units: the unit files this run acts on (NAMES and PATHS, or every mount unit when both are empty); remembers
-# their paths, and reports names and paths that match nothing. Sets SELECTED to the unit names.
+# their paths, and reports names and paths that match nothing. Sets SELECTED to the unit names. One awk reads every
+# unit file (the same rules as unit_path and emit_unit) and also writes the selected units' records for emit_selected.
 select_units() {
   SELECTED=
+  : >"$S3M_TMP/selected"
+  : >"$S3M_TMP/unitrecs"
   unit_files >"$S3M_TMP/files"
-  while IFS= read -r s3m_suf; do
-    s3m_sun=${s3m_suf##*/}
-    s3m_sup=$(unit_path "$s3m_suf")
-    if [ -n "$NAMES" ] || [ -n "$PATHS" ]; then
-      s3m_sum=0
-      case " $NAMES " in *" $s3m_sun "*) s3m_sum=1 ;; esac
-      if [ "$s3m_sum" = 0 ] && [ -n "$PATHS" ] && printf '%s\n' "$PATHS" | grep -Fxq -- "$s3m_sup"; then s3m_sum=1; fi
-      [ "$s3m_sum" = 1 ] || continue
-    fi
-    remember_path "$s3m_sun" "$s3m_sup"
-    printf '%s\t%s\n' "$s3m_sun" "$s3m_suf" >>"$S3M_TMP/selected"
-    SELECTED="$SELECTED $s3m_sun"
-  done <"$S3M_TMP/files"
+  S3M_T="$S3M_TMP" S3M_ROOTDIR="$ROOT" S3M_NAMES="${NAMES-}" S3M_PATHS="${PATHS-}" LC_ALL=C awk '
+    function hex(h) { return index("0123456789ABCDEF", toupper(h)) - 1 }
+    function xdec(v,   o, i, c) {
+      o = ""
+      for (i = 1; i <= length(v); i++) {
+        c = substr(v, i, 1)
+        if (c == "%" && i + 2 <= length(v) && hex(substr(v, i + 1, 1)) >= 0 && hex(substr(v, i + 2, 1)) >= 0) {
+          o = o sprintf("%c", hex(substr(v, i + 1, 1)) * 16 + hex(substr(v, i + 2, 1))); i += 2
+        } else o = o c
+      }
+      return o
+    }
+    BEGIN {
+      t = ENVIRON["S3M_T"]; root = ENVIRON["S3M_ROOTDIR"]
+      nn = split(ENVIRON["S3M_NAMES"], w, " "); for (i = 1; i <= nn; i++) want[w[i]] = 1
+      np = split(ENVIRON["S3M_PATHS"], w, "\n"); for (i = 1; i <= np; i++) if (w[i] != "") wantp[w[i]] = 1
+      all = (ENVIRON["S3M_NAMES"] == "" && ENVIRON["S3M_PATHS"] == "")
+      while ((getline f <(t "/files")) > 0) {
+        nl = 0; xp = ""; es = ""; fmt = 0
+        while ((getline l <f) > 0) {
+          line[++nl] = l
+          if (index(l, "X-S3Mount-Path=") == 1) xp = substr(l, 16)
+          else if (index(l, "ExecStart=") == 1) es = substr(l, 11)
+          else if (index(l, "X-S3Mount-Format=") == 1) fmt = 1
+        }
+        close(f)
+        if (xp != "") p = xdec(xp)
+        else { m = split(es, w); p = w[m]; while (length(p) > 1 && substr(p, length(p)) == "/") p = substr(p, 1, length(p) - 1) }
+        name = f; sub(/.*\//, "", name)
+        if (!all && !(name in want) && !(p in wantp)) continue
+        dir = substr(f, length(root) + 1); sub(/\/[^\/]*$/, "", dir); if (dir == "") dir = "/"
+        gsub(/\t/, " ", dir)
+        printf "%s\t%s\n", name, f >>(t "/selected")
+        printf "%s\t%s\n", name, p >>(t "/paths")
+        printf "unit\t%s\t%s\n", name, dir >>(t "/unitrecs")
+        re = fmt ? "^(ExecStart|User|Group|Environment|X-S3Mount-[A-Za-z]+)=" : "^(ExecStart|User|Group|Environment|X-S3Mount-[A-Za-z]+|ExecStop|After|Restart|Assert[A-Za-z_]*)="
+        for (i = 1; i <= nl; i++) if (line[i] ~ re) { l = line[i]; gsub(/\t/, " ", l); printf "line\t%s\n", l >>(t "/unitrecs") }
+      }
+    }'
+  while IFS='	' read -r s3m_sun _; do SELECTED="$SELECTED $s3m_sun"; done <"$S3M_TMP/selected"
   for s3m_sun in $NAMES; do
     case " $SELECTED " in
       *" $s3m_sun "*) ;;
@@ -378,18 +498,19 @@ file_of() { N="$1" awk -F '\t' '$1 == ENVIRON["N"] { print $2; exit }' "$S3M_TMP
 
 # emit_selected: the unit lines of every selected unit, then their states and health.
 emit_selected() {
-  for s3m_esn in $SELECTED; do emit_unit "$(file_of "$s3m_esn")"; done
+  cat -- "$S3M_TMP/unitrecs" >>"$S3M_REC"
   # shellcheck disable=SC2086
   emit_states $SELECTED
 }
 
-# wait_live NAME PATH SECONDS: until a healthy mountpoint-s3 mount answers at PATH.
+# wait_live NAME PATH SECONDS: until a healthy mountpoint-s3 mount answers at PATH, for at most SECONDS of wall time
+# (plus one probe). Counting rounds instead would wait 20 times longer when the mount is there but hangs: each probe
+# of a hung mount takes its full bound.
 wait_live() {
-  s3m_wli=0
-  while [ "$s3m_wli" -lt "$(($3 * 4))" ]; do
+  s3m_wld=$(($(date +%s) + $3))
+  while :; do
     if mountinfo_has "$(mi_escape "$2")" && [ "$(probe "$2")" = Healthy ]; then return 0; fi
+    [ "$(date +%s)" -lt "$s3m_wld" ] || return 1
     sleep 0.25
-    s3m_wli=$((s3m_wli + 1))
   done
-  return 1
 }

@@ -1,0 +1,39 @@
+using S3Mount.Lab;
+
+namespace S3Mount.IntegrationTests;
+
+/// <summary>One node for the engine-rendered unit tests (issue 3's acceptance): S3, no package server.</summary>
+public sealed class EngineUnitLabFixture : LabFixture
+{
+    /// <inheritdoc />
+    protected override int NodeCount => 1;
+
+    /// <inheritdoc />
+    protected override LabOptions Options => new() { StandInPreinstalled = true, StartPackageServer = false, NodeNamePrefix = "unit" };
+}
+
+/// <summary>Two nodes for the node operations (issue 4's acceptance): S3, no package server.</summary>
+public sealed class NodeOpsLabFixture : LabFixture
+{
+    /// <inheritdoc />
+    protected override int NodeCount => 2;
+
+    /// <inheritdoc />
+    protected override LabOptions Options => new() { StandInPreinstalled = true, StartPackageServer = false, NodeNamePrefix = "ops" };
+}
+
+/// <summary>Collection of tests sharing <see cref="EngineUnitLabFixture"/>.</summary>
+[CollectionDefinition(Name)]
+public sealed class EngineUnitLabCollection : ICollectionFixture<EngineUnitLabFixture>
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "Engine units on a node";
+}
+
+/// <summary>Collection of tests sharing <see cref="NodeOpsLabFixture"/>.</summary>
+[CollectionDefinition(Name)]
+public sealed class NodeOpsLabCollection : ICollectionFixture<NodeOpsLabFixture>
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "Node operations";
+}
