@@ -12,7 +12,7 @@ FLEET = {
     "InstanceId": ("string[]", "EC2 instance ids to act on through SSM Run Command. Binds by property name, so EC2 instance objects, SSM instance information objects and S3Mount's own output pipe straight in. Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId or -Target the cmdlet acts on this machine."),
     "Target": ("string[]", "SSM targets instead of instance ids, each Key=Value[,Value...]: tag:Role=hpc-compute, tag-key=Scratch, resource-groups:Name=my-group (at most 5)."),
     "MaxConcurrency": ("string", "How many nodes run the command at once, N or N% (SSM MaxConcurrency)."),
-    "MaxErrors": ("string", "How many node errors are tolerated before SSM starts no new nodes, N or N% (SSM MaxErrors; alias MaxError)."),
+    "MaxErrors": ("string", "How many node errors are tolerated before SSM starts no new nodes, N or N% (SSM MaxErrors; alias MaxError). Without it every node is tried (S3Mount sends 100%; SSM's own default is 0, which would stop at the first failed node)."),
     "TimeoutSeconds": ("int", "How long a node may take to receive the command, 30 to 2592000 seconds (SSM TimeoutSeconds, the delivery timeout; alias TimeoutSecond)."),
     "ExecutionTimeoutSeconds": ("int", "How long the script may run on each node, 1 to 172800 seconds (AWS-RunShellScript executionTimeout; SSM's default is 3600)."),
     "OutputS3BucketName": ("string", "An S3 bucket SSM writes the full command output to. SSM returns at most 2,500 characters per node with the invocation list and 24,000 with GetCommandInvocation; with this bucket a longer result is read back from S3."),
