@@ -22,7 +22,15 @@ public sealed class GetMountpointS3Command : AwsCmdlet
             return;
         }
 
-        WriteObject(MountpointInstallation.From(InstallOperations.ParseReport(RunLocal(InstallOperations.Report(), null)), null));
+        var block = RunLocal(InstallOperations.Report(), null);
+        try
+        {
+            WriteObject(MountpointInstallation.From(InstallOperations.ParseReport(block), null));
+        }
+        catch (S3MountException e)
+        {
+            Fail(e, System.Environment.MachineName);
+        }
     }
 
     protected override void EndProcessing() =>

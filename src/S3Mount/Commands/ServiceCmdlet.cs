@@ -179,7 +179,20 @@ public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
 
         if (Approved(names, paths, null))
         {
-            Write(Parse(RunLocal(script, null)), null);
+            var block = RunLocal(script, null);
+            TResult result;
+            try
+            {
+                result = Parse(block);
+            }
+            catch (S3MountException e)
+            {
+                // A script-level failure of this machine: one error record with the node's own id, then go on.
+                Fail(e, System.Environment.MachineName);
+                return;
+            }
+
+            Write(result, null);
         }
     }
 
