@@ -920,11 +920,13 @@ public sealed class FleetRunner
                 }
 
                 string errorId = SsmErrorIds.SsmCommandFailed;
+                var kind = S3MountErrorKind.InvalidOperation;
                 string message;
-                if (ResultBlock.TryParse(stdout, out var block) && block!.First("error") is ResultRecord rec && ErrorIdWord.IsMatch(rec[0]))
+                if (ResultBlock.TryParse(stdout, out var block) && Node.NodeResultParser.ErrorOf(block!, id) is { } scriptError && ErrorIdWord.IsMatch(scriptError.ErrorId))
                 {
-                    errorId = rec[0];
-                    message = rec[1].Length > 0 ? rec[1] : "The script failed with " + rec[0] + ".";
+                    errorId = scriptError.ErrorId;
+                    kind = scriptError.Kind;
+                    message = scriptError.Message;
                 }
                 else if (exit == -1)
                 {
@@ -936,7 +938,7 @@ public sealed class FleetRunner
                     message = "The script exited with code " + exit.ToString(CultureInfo.InvariantCulture) + (last is null ? "." : ": " + last.Trim());
                 }
 
-                Report(Fail(id, FleetOutcome.Failed, errorId, S3MountErrorKind.InvalidOperation, message, t.CommandId, inv, exit, stdout, stderr, source));
+                Report(Fail(id, FleetOutcome.Failed, errorId, kind, message, t.CommandId, inv, exit, stdout, stderr, source));
             }
             catch (OperationCanceledException) when (_ct.IsCancellationRequested)
             {

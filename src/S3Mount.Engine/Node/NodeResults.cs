@@ -171,18 +171,31 @@ public static class NodeResultParser
     /// <summary>The kind of a node-side error id.</summary>
     public static S3MountErrorKind KindOf(string errorId) => Kinds.TryGetValue(errorId, out var k) ? k : S3MountErrorKind.InvalidOperation;
 
-    /// <summary>Throws the script-level error of a block, with the journal lines it carried.</summary>
-    public static void ThrowIfError(Scripts.ResultBlock block, object? target)
+    /// <summary>
+    /// The script-level error of a block (its own id, kind and message, with the journal lines it carried), or null.
+    /// The one reading of a script's failure, whichever transport brought the block.
+    /// </summary>
+    public static S3MountException? ErrorOf(Scripts.ResultBlock block, object? target)
     {
         var error = block.First("error");
         if (error is null)
         {
-            return;
+            return null;
         }
 
         var journal = block.All("journal").Select(r => r[0]).ToList();
-        var message = error[1] + (journal.Count > 0 ? Environment.NewLine + "Journal:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", journal) : string.Empty);
-        throw new S3MountException(error[0], KindOf(error[0]), message, target);
+        var message = (error[1].Length > 0 ? error[1] : "The script failed with " + error[0] + ".")
+            + (journal.Count > 0 ? Environment.NewLine + "Journal:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", journal) : string.Empty);
+        return new S3MountException(error[0], KindOf(error[0]), message, target);
+    }
+
+    /// <summary>Throws the script-level error of a block, if it has one.</summary>
+    public static void ThrowIfError(Scripts.ResultBlock block, object? target)
+    {
+        if (ErrorOf(block, target) is { } e)
+        {
+            throw e;
+        }
     }
 
     /// <summary>Services, in the order listed, with state and health; failures for named services that were missing.</summary>
