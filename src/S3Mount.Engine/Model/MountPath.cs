@@ -97,29 +97,6 @@ public static class MountPath
         return sb.ToString();
     }
 
-    /// <summary>Reverses <see cref="ToMountInfo"/>.</summary>
-    public static string FromMountInfo(string field)
-    {
-        var sb = new StringBuilder(field.Length);
-        for (var i = 0; i < field.Length; i++)
-        {
-            if (field[i] == '\\' && IsOctal(field, i + 1))
-            {
-                sb.Append((char)Convert.ToInt32(field.Substring(i + 1, 3), 8));
-                i += 3;
-            }
-            else
-            {
-                sb.Append(field[i]);
-            }
-        }
-
-        return sb.ToString();
-    }
-
-    private static bool IsOctal(string s, int at) =>
-        at + 3 <= s.Length && s.Skip(at).Take(3).All(c => c >= '0' && c <= '7');
-
     private static S3MountException Fail(string id, string message, string? value) =>
         new(id, S3MountErrorKind.InvalidArgument, message, value);
 }

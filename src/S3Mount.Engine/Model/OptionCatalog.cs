@@ -67,9 +67,6 @@ public sealed class OptionDescriptor
     /// <summary>Sets the option from its command-line text values (none for a flag), as a unit's ExecStart would.</summary>
     public MountOptions Set(MountOptions options, params string[] values) => Apply(options, values);
 
-    /// <summary>The option's command-line text values in <paramref name="options"/>, or null when it is not set.</summary>
-    public IReadOnlyList<string>? Values(MountOptions options) => Format(options);
-
     /// <summary>The release this option, with the value it has in <paramref name="options"/>, needs.</summary>
     public MountpointVersion RequiredVersion(MountOptions options)
     {

@@ -239,8 +239,7 @@ public static class SpecValidator
 
             try
             {
-                MountPath.NormalizeAbsolute(value, OptionCatalog.ForProperty(property).Display, ErrorIds.OptionInvalid, refuseSystem);
-                if (MountPath.NormalizeAbsolute(value, "x", ErrorIds.OptionInvalid, false) != value)
+                if (MountPath.NormalizeAbsolute(value, OptionCatalog.ForProperty(property).Display, ErrorIds.OptionInvalid, refuseSystem) != value)
                 {
                     Add(property, value, "give the path normalised (no repeated or trailing slash)");
                 }

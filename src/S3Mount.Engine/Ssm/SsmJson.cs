@@ -27,19 +27,7 @@ internal static class SsmJson
         Str(w, "DocumentName", r.DocumentName);
         Str(w, "DocumentVersion", r.DocumentVersion);
         StrList(w, "InstanceIds", r.InstanceIds);
-        if (r.Targets is not null)
-        {
-            w.WriteStartArray("Targets");
-            foreach (var t in r.Targets)
-            {
-                w.WriteStartObject();
-                w.WriteString("Key", t.Key);
-                StrList(w, "Values", t.Values);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        }
+        KeyValuesList(w, "Targets", r.Targets, "Key", t => t.Key, "Values", t => t.Values);
 
         if (r.Parameters is not null)
         {
@@ -93,33 +81,8 @@ internal static class SsmJson
 
     public static byte[] DescribeInstanceInformation(DescribeInstanceInformationRequest r) => Write(w =>
     {
-        if (r.InstanceInformationFilterList is not null)
-        {
-            w.WriteStartArray("InstanceInformationFilterList");
-            foreach (var f in r.InstanceInformationFilterList)
-            {
-                w.WriteStartObject();
-                w.WriteString("key", f.Key);
-                StrList(w, "valueSet", f.ValueSet);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        }
-
-        if (r.Filters is not null)
-        {
-            w.WriteStartArray("Filters");
-            foreach (var f in r.Filters)
-            {
-                w.WriteStartObject();
-                w.WriteString("Key", f.Key);
-                StrList(w, "Values", f.Values);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        }
+        KeyValuesList(w, "InstanceInformationFilterList", r.InstanceInformationFilterList, "key", f => f.Key, "valueSet", f => f.ValueSet);
+        KeyValuesList(w, "Filters", r.Filters, "Key", f => f.Key, "Values", f => f.Values);
 
         Int(w, "MaxResults", r.MaxResults);
         Str(w, "NextToken", r.NextToken);
@@ -167,6 +130,26 @@ internal static class SsmJson
         {
             w.WriteNumber(name, v);
         }
+    }
+
+    // A list of {key, values} objects: Targets, instance information filters. The member names differ per shape.
+    private static void KeyValuesList<T>(Utf8JsonWriter w, string name, IEnumerable<T>? items, string keyName, Func<T, string> key, string valuesName, Func<T, IEnumerable<string>> values)
+    {
+        if (items is null)
+        {
+            return;
+        }
+
+        w.WriteStartArray(name);
+        foreach (var item in items)
+        {
+            w.WriteStartObject();
+            w.WriteString(keyName, key(item));
+            StrList(w, valuesName, values(item));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
     }
 
     private static void StrList(Utf8JsonWriter w, string name, IEnumerable<string>? values)

@@ -58,9 +58,6 @@ public static class SystemdSyntax
     /// <summary>Escapes a value systemd only runs specifier expansion on (<c>Description=</c>, <c>AssertPathIsDirectory=</c>).</summary>
     public static string EscapeSpecifiers(string value) => value.Replace("%", "%%");
 
-    /// <summary>Reverses <see cref="EscapeSpecifiers"/> (other specifiers are left as written).</summary>
-    public static string UnescapeSpecifiers(string value) => value.Replace("%%", "%");
-
     /// <summary>
     /// Splits an <c>Exec*=</c> value into words the way systemd does: quotes, C escapes, <c>%%</c> and <c>$$</c>.
     /// Leading command prefixes (<c>-@:+!</c>) are returned separately.

@@ -161,7 +161,7 @@ public sealed class InstallMountpointS3Command : AwsCmdlet
         {
             foreach (var id in CurrentInstances)
             {
-                if (ShouldProcess(Where(id).TrimStart().Substring(3), "Install " + what))
+                if (ShouldProcess(NodeName(id), "Install " + what))
                 {
                     QueueFleet(id, Script(), id);
                 }
@@ -170,7 +170,7 @@ public sealed class InstallMountpointS3Command : AwsCmdlet
             return;
         }
 
-        if (ShouldProcess("this machine", "Install " + what))
+        if (ShouldProcess(NodeName(null), "Install " + what))
         {
             var block = RunLocal(Script(), null);
             try
@@ -187,7 +187,7 @@ public sealed class InstallMountpointS3Command : AwsCmdlet
     protected override void EndProcessing()
     {
         Engine.Scripts.NodeScript? targetScript = null;
-        if (Target is { Length: > 0 } && ShouldProcess(Where(null).TrimStart().Substring(3), "Install mount-s3 " + (Version ?? "latest") + " from " + Describe()))
+        if (Target is { Length: > 0 } && ShouldProcess(NodeName(null), "Install mount-s3 " + (Version ?? "latest") + " from " + Describe()))
         {
             targetScript = Script();
         }

@@ -167,7 +167,7 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
             return;
         }
 
-        if (!ShouldProcess(what + (Root is null ? Where(null) : " in " + Root), "Create mount service"))
+        if (!ShouldProcess(what + Where(null, Root), "Create mount service"))
         {
             return;
         }

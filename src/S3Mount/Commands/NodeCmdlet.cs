@@ -20,7 +20,6 @@ namespace S3Mount.Commands;
 public abstract class NodeCmdlet : S3MountCmdlet
 {
     private readonly List<(string InstanceId, NodeScript Script, object Context)> _fleetWork = new();
-    private readonly Dictionary<string, SortedSet<string>> _namesByInstance = new(StringComparer.Ordinal);
 
     /// <summary>EC2 instance ids; binds by property name, so EC2, SSM and S3Mount objects pipe in.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -101,9 +100,13 @@ public abstract class NodeCmdlet : S3MountCmdlet
     /// <summary>The instance ids bound for the current pipeline record.</summary>
     protected IEnumerable<string> CurrentInstances => (InstanceId ?? Array.Empty<string>()).Where(i => !string.IsNullOrEmpty(i)).Distinct(StringComparer.Ordinal);
 
-    /// <summary>A short description of where the work goes, for ShouldProcess.</summary>
-    protected string Where(string? instanceId) =>
-        instanceId is not null ? " on " + instanceId : Target is { Length: > 0 } ? " on nodes matching " + string.Join(", ", Target) : " on this machine";
+    /// <summary>The node the work goes to, as ShouldProcess names it.</summary>
+    protected string NodeName(string? instanceId) =>
+        instanceId ?? (Target is { Length: > 0 } ? "nodes matching " + string.Join(", ", Target) : "this machine");
+
+    /// <summary>Where the work goes, appended to a ShouldProcess target: " on i-0abc...", " on this machine", " in IMAGE".</summary>
+    protected string Where(string? instanceId, string? imageRoot = null) =>
+        instanceId is null && imageRoot is not null ? " in " + imageRoot : " on " + NodeName(instanceId);
 
     /// <summary>Runs a script on this machine; environment problems (not Linux, not root, no systemd) end the command.</summary>
     protected ResultBlock RunLocal(NodeScript script, object? target)
@@ -135,20 +138,6 @@ public abstract class NodeCmdlet : S3MountCmdlet
             throw new PipelineStoppedException();
         }
     }
-
-    /// <summary>Remembers service names per instance (all services when <paramref name="names"/> is empty).</summary>
-    protected void CollectNames(string instanceId, IEnumerable<string> names)
-    {
-        if (!_namesByInstance.TryGetValue(instanceId, out var set))
-        {
-            _namesByInstance[instanceId] = set = new SortedSet<string>(StringComparer.Ordinal);
-        }
-
-        set.UnionWith(names);
-    }
-
-    /// <summary>The names collected per instance, so nodes with the same names share one script.</summary>
-    protected IEnumerable<KeyValuePair<string, SortedSet<string>>> CollectedNames => _namesByInstance;
 
     /// <summary>Queues a script for one instance (or, with -Target, for the target set); sent in <see cref="RunFleet{T}"/>.</summary>
     protected void QueueFleet(string instanceId, NodeScript script, object context) => _fleetWork.Add((instanceId, script, context));
@@ -218,8 +207,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
                 else
                 {
                     var ex = r.ToException()!;
-                    var kind = ex.ErrorId.StartsWith("S3Mount", StringComparison.Ordinal) && r.Outcome == FleetOutcome.Failed ? NodeResultParser.KindOf(ex.ErrorId) : ex.Kind;
-                    Fail(new S3MountException(ex.ErrorId, kind, r.InstanceId + ": " + ex.Message, r.InstanceId), r.InstanceId);
+                    Fail(new S3MountException(ex.ErrorId, ex.Kind, r.InstanceId + ": " + ex.Message, r.InstanceId), r.InstanceId);
                 }
             }
 

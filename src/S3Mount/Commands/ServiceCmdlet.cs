@@ -216,6 +216,6 @@ public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
     }
 
     private bool Approved(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? instanceId) =>
-        Action is null || Approve(Describe(names, paths) + (instanceId is null && ImageRoot is not null ? " in " + ImageRoot : Where(instanceId)), Action, SkipConfirmation);
+        Action is null || Approve(Describe(names, paths) + Where(instanceId, ImageRoot), Action, SkipConfirmation);
 }
 
