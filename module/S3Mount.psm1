@@ -1,5 +1,5 @@
-# S3Mount loader. The compiled cmdlets live in lib/ beside this file (the built module, out/S3Mount);
-# imported from a source checkout (./S3Mount.psd1 at the repo root) they are taken from the build output.
+# S3Mount loader. The compiled cmdlets live in lib/ beside this file (the built module, out/S3Mount); imported from a
+# source checkout (./S3Mount.psd1 at the repository root) they are taken from the build output.
 $lib = Join-Path -Path $PSScriptRoot -ChildPath 'lib'
 if (-not (Test-Path -LiteralPath (Join-Path -Path $lib -ChildPath 'S3Mount.dll'))) {
     $lib = [System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'S3Mount', 'module', 'lib')
@@ -9,13 +9,26 @@ if (-not (Test-Path -LiteralPath $dll)) {
     throw [System.IO.FileNotFoundException]::new("S3Mount is not built: run 'dotnet build' or './build.ps1 -Task Build' in the repository first.", $dll)
 }
 
-# PowerShell 7: S3Mount.Engine and its AWS SDK assemblies load into their own AssemblyLoadContext, so AWS.Tools
-# (which ships its own AWSSDK.Core) and S3Mount load in one session whichever is imported first.
-# Windows PowerShell 5.1 has no load contexts; there the strong-named AWSSDK assemblies load side by side by version.
+$importModule = Get-Command -Name Import-Module -Module Microsoft.PowerShell.Core
 if ($PSVersionTable.PSEdition -eq 'Core') {
-    $loader = [System.Reflection.Assembly]::LoadFrom((Join-Path -Path $lib -ChildPath 'S3Mount.Loader.dll'))
-    $null = $loader.GetType('S3Mount.Loader.DependencyIsolation', $true).GetMethod('Install').Invoke($null, @([string]$lib))
+    # PowerShell 7: only S3Mount.Loader.dll goes into the default load context. It loads the cmdlets (S3Mount.dll), the
+    # engine and the AWS SDK into S3Mount's own AssemblyLoadContext, so AWS.Tools (which ships its own AWSSDK.Core) and
+    # S3Mount load in one session whichever is imported first, and no AWS SDK type crosses between them.
+    if (-not ('S3Mount.Loader.ModuleLoadContext' -as [type])) {
+        Add-Type -LiteralPath (Join-Path -Path $lib -ChildPath 'S3Mount.Loader.dll')
+    }
+    $assembly = [S3Mount.Loader.ModuleLoadContext]::Initialize($lib)
+    $inner = & $importModule -Assembly $assembly -PassThru -ErrorAction Stop
+}
+else {
+    # Windows PowerShell 5.1 has no load contexts: the assemblies load into the one AppDomain (see the README).
+    $inner = & $importModule -Name $dll -PassThru -ErrorAction Stop
 }
 
-Import-Module -Name $dll -ErrorAction Stop
+# Import-Module -Assembly of an assembly already imported once (Import-Module -Force, or a second import) returns the
+# cached module without giving its cmdlets to this module again (PowerShell/PowerShell#20710): add them explicitly.
+$addExportedCmdlet = [System.Management.Automation.PSModuleInfo].GetMethod('AddExportedCmdlet', [System.Reflection.BindingFlags]'Instance, NonPublic')
+foreach ($cmdlet in $inner.ExportedCmdlets.Values) {
+    $addExportedCmdlet.Invoke($ExecutionContext.SessionState.Module, @(, $cmdlet))
+}
 Export-ModuleMember -Cmdlet '*'

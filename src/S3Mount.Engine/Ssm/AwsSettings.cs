@@ -32,10 +32,10 @@ public sealed class AwsSettingsRequest
     public string? ProfileName { get; init; }
     public string? ProfileLocation { get; init; }
 
-    /// <summary><c>-Credential</c>: an <see cref="AwsCredentialKeys"/> or an <c>Amazon.Runtime.AWSCredentials</c>.</summary>
+    /// <summary><c>-Credential</c>: an <see cref="AwsCredentialKeys"/> or an <c>AWSCredentials</c> of any SDK copy (see <see cref="ForeignCredentials"/>).</summary>
     public object? Credential { get; init; }
 
-    /// <summary><c>$StoredAWSCredentials</c>: a profile name (string), <see cref="AwsCredentialKeys"/> or <c>Amazon.Runtime.AWSCredentials</c>.</summary>
+    /// <summary><c>$StoredAWSCredentials</c>: a profile name (string), <see cref="AwsCredentialKeys"/>, AWS.Tools' <c>AWSPSCredentials</c> or an <c>AWSCredentials</c> of any SDK copy.</summary>
     public object? StoredCredentials { get; init; }
 
     public string? Region { get; init; }
@@ -121,7 +121,7 @@ public sealed class AwsSettingsResolver
                     "-AccessKey and -SecretKey must be given together.", "AccessKey");
             }
 
-            creds = FromKeys(new AwsCredentialKeys(request.AccessKey!, request.SecretKey!, NullIfEmpty(request.SessionToken)));
+            creds = FromObject(new AwsCredentialKeys(request.AccessKey!, request.SecretKey!, NullIfEmpty(request.SessionToken)), "-AccessKey");
             credSource = "explicit -AccessKey/-SecretKey";
         }
 
@@ -184,7 +184,7 @@ public sealed class AwsSettingsResolver
             var sk = NullIfEmpty(_env("AWS_SECRET_ACCESS_KEY")) ?? NullIfEmpty(_env("AWS_SECRET_KEY"));
             if (ak is not null && sk is not null)
             {
-                creds = FromKeys(new AwsCredentialKeys(ak, sk, NullIfEmpty(_env("AWS_SESSION_TOKEN"))));
+                creds = FromObject(new AwsCredentialKeys(ak, sk, NullIfEmpty(_env("AWS_SESSION_TOKEN"))), "the environment");
                 credSource = "environment variables (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)";
             }
         }
@@ -271,16 +271,7 @@ public sealed class AwsSettingsResolver
         return new ResolvedAwsSettings(creds, region, credSource!, regionSource!, endpoint);
     }
 
-    private static AWSCredentials FromKeys(AwsCredentialKeys k) =>
-        k.SessionToken is null ? new BasicAWSCredentials(k.AccessKey, k.SecretKey) : new SessionAWSCredentials(k.AccessKey, k.SecretKey, k.SessionToken);
-
-    private static AWSCredentials FromObject(object o, string what) => o switch
-    {
-        AWSCredentials c => c,
-        AwsCredentialKeys k => FromKeys(k),
-        _ => throw new S3MountException(SsmErrorIds.SsmCredentialsMissing, S3MountErrorKind.InvalidArgument,
-            what + " must be AWS credentials, not " + o.GetType().Name + ".", o),
-    };
+    private static AWSCredentials FromObject(object o, string what) => ForeignCredentials.From(o, what);
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
