@@ -1,21 +1,25 @@
-#Requires -Version 5.1
+#Requires -Version 7.4
 <#
 .SYNOPSIS
     Builds, tests, packages and cleans the S3Mount module.
 .DESCRIPTION
-    A thin wrapper: 'dotnet build' alone produces the loadable module in out/S3Mount, so machines without
-    PowerShell build and test the same way. This script adds the PowerShell side: a publishable package folder
-    and the Pester tests, which run in a fresh 'pwsh -NoProfile' against the built module.
+    'dotnet build' alone produces the loadable module in out/S3Mount (and lays out Pester and the test-only AWS SDK
+    builds under .tools/), so this script is a thin wrapper. Test runs every xunit project and then the Pester suite in
+    a fresh 'pwsh -NoProfile' against the built module, and prints one closing line over both:
+    'N passed, N failed, N skipped'. It fails when any test fails, when Pester did not run, and (under CI=true) when
+    anything was skipped.
 .PARAMETER Task
     Build (default), Test, Package, Clean; several run in the order given.
 .PARAMETER Configuration
-    Debug or Release (default).
+    Debug (default, what 'dotnet build' makes) or Release.
+.PARAMETER PesterPath
+    Test only: the Pester files to run (default: every tests/pester/*.Tests.ps1).
 .EXAMPLE
     ./build.ps1
     Builds out/S3Mount; then 'Import-Module ./S3Mount.psd1' works from the repository root.
 .EXAMPLE
-    ./build.ps1 -Task Build, Test
-    Builds, runs the xunit tests, then the Pester tests when pwsh and Pester 5 are present.
+    ./build.ps1 -Task Test
+    Builds, runs the xunit tests, then the Pester tests, and prints the closing line.
 #>
 [CmdletBinding()]
 param(
@@ -23,7 +27,9 @@ param(
     [string[]] $Task = @('Build'),
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Debug',
+
+    [string[]] $PesterPath
 )
 
 $ErrorActionPreference = 'Stop'
@@ -31,11 +37,36 @@ Set-StrictMode -Version Latest
 $root = $PSScriptRoot
 $solution = Join-Path $root 'S3Mount.slnx'
 $moduleOut = Join-Path $root 'out/S3Mount'
+$results = Join-Path $root 'out/test-results'
+$pesterVersion = '5.9.1'
 
 function Invoke-Native {
     param([string] $File, [string[]] $Arguments)
     & $File @Arguments
     if ($LASTEXITCODE -ne 0) { throw "$File $($Arguments -join ' ') failed with exit code $LASTEXITCODE." }
+}
+
+# The pwsh that runs this script, as a command line: a dotnet-tool pwsh runs as 'dotnet pwsh.dll'.
+function Get-PwshCommand {
+    $pwsh = Get-Command -Name pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($pwsh) { return , @($pwsh.Source) }
+    $process = [System.Environment]::ProcessPath
+    if ((Split-Path -Leaf $process) -like 'dotnet*') { return , @($process, (Join-Path $PSHOME 'pwsh.dll')) }
+    , @($process)
+}
+
+# Counts of every xunit project, read from the TRX files dotnet test wrote.
+function Get-XunitCount {
+    param([string] $Directory)
+    $count = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; Files = 0 }
+    foreach ($file in Get-ChildItem -LiteralPath $Directory -Filter '*.trx' -ErrorAction SilentlyContinue) {
+        $c = ([xml](Get-Content -LiteralPath $file.FullName -Raw)).TestRun.ResultSummary.Counters
+        $count.Passed += [int]$c.passed
+        $count.Failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
+        $count.Skipped += [int]$c.notExecuted
+        $count.Files++
+    }
+    $count
 }
 
 foreach ($t in $Task) {
@@ -61,16 +92,58 @@ foreach ($t in $Task) {
             Write-Output (Get-Item -LiteralPath $package)
         }
         'Test' {
-            Invoke-Native dotnet @('test', $solution, '-c', $Configuration, '-nologo')
-            $pwsh = Get-Command -Name pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-            $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version.Major -ge 5 } | Sort-Object Version -Descending | Select-Object -First 1
-            if (-not $pwsh -or -not $pester) {
-                Write-Warning 'Pester tests not run: they need pwsh and Pester 5 (Install-Module Pester -MinimumVersion 5.5).'
-                continue
-            }
-            # A child pwsh without profile, so the built module and not an installed one is under test.
-            $script = "Import-Module Pester -MinimumVersion 5.0; `$c = New-PesterConfiguration; `$c.Run.Path = '$(Join-Path $root 'tests')'; `$c.Run.Exit = `$true; `$c.Output.Verbosity = 'Detailed'; Invoke-Pester -Configuration `$c"
-            Invoke-Native $pwsh.Source @('-NoProfile', '-NonInteractive', '-Command', $script)
+            $ci = $env:CI -eq 'true'
+            if (Test-Path -LiteralPath $results) { Remove-Item -LiteralPath $results -Recurse -Force }
+            $xunitDir = Join-Path $results 'xunit'
+            $null = New-Item -ItemType Directory -Path $xunitDir -Force
+
+            # 1. The xunit projects (they build the module, the fake SSM and .tools/ first).
+            & dotnet test $solution -c $Configuration -nologo --logger 'trx' --results-directory $xunitDir
+            $xunitExit = $LASTEXITCODE
+            $xunit = Get-XunitCount -Directory $xunitDir
+
+            # 2. Pester, in a fresh pwsh without profile, from .tools/pester (never an installed Pester).
+            $pesterSummary = Join-Path $results 'pester.json'
+            $pesterModules = Join-Path $root '.tools/pester'
+            $paths = if ($PesterPath) { $PesterPath | ForEach-Object { (Resolve-Path -LiteralPath $_).Path } } else { @(Join-Path $root 'tests/pester') }
+            $pathList = ($paths | ForEach-Object { "'" + ($_ -replace "'", "''") + "'" }) -join ', '
+            $script = @"
+`$ErrorActionPreference = 'Stop'
+`$env:PSModulePath = '$($pesterModules -replace "'", "''")' + [System.IO.Path]::PathSeparator + `$env:PSModulePath
+Import-Module Pester -RequiredVersion $pesterVersion
+`$c = New-PesterConfiguration
+`$c.Run.Path = @($pathList)
+`$c.Run.PassThru = `$true
+`$c.Output.Verbosity = 'Detailed'
+`$c.TestResult.Enabled = `$true
+`$c.TestResult.OutputFormat = 'NUnitXml'
+`$c.TestResult.OutputPath = '$((Join-Path $results 'pester.xml') -replace "'", "''")'
+`$r = Invoke-Pester -Configuration `$c
+[ordered]@{ Result = `$r.Result; Passed = `$r.PassedCount; Failed = `$r.FailedCount; Skipped = `$r.SkippedCount; NotRun = `$r.NotRunCount
+    FailedBlocks = `$r.FailedBlocksCount; FailedContainers = `$r.FailedContainersCount; Total = `$r.TotalCount } |
+    ConvertTo-Json | Set-Content -LiteralPath '$($pesterSummary -replace "'", "''")'
+"@
+            $pwsh = Get-PwshCommand
+            $pwshArgs = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', $script)
+            & $pwsh[0] @pwshArgs
+            $pester = if (Test-Path -LiteralPath $pesterSummary) { Get-Content -LiteralPath $pesterSummary -Raw | ConvertFrom-Json } else { $null }
+
+            $problems = @()
+            if ($xunitExit -ne 0) { $problems += "dotnet test exited with $xunitExit" }
+            if ($xunit.Files -eq 0) { $problems += 'no xunit results were written' }
+            if (-not $pester) { $problems += 'Pester did not run' }
+            elseif ($pester.Total -eq 0) { $problems += 'Pester found no tests' }
+            elseif ($pester.FailedBlocks + $pester.FailedContainers -gt 0) { $problems += "Pester: $($pester.FailedBlocks) blocks and $($pester.FailedContainers) files failed to set up" }
+            $passed = $xunit.Passed + ($pester ? $pester.Passed : 0)
+            $failed = $xunit.Failed + ($pester ? $pester.Failed : 0)
+            $skipped = $xunit.Skipped + ($pester ? $pester.Skipped + $pester.NotRun : 0)
+            if ($failed -gt 0) { $problems += "$failed tests failed" }
+            if ($ci -and $skipped -gt 0) { $problems += "$skipped tests were skipped, and under CI=true nothing may be skipped" }
+
+            Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped ($($xunit.Files) projects)"
+            if ($pester) { Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped + $pester.NotRun) skipped" }
+            Write-Host "$passed passed, $failed failed, $skipped skipped"
+            if ($problems) { throw "Test failed: $($problems -join '; ')." }
         }
     }
 }

@@ -2,15 +2,19 @@
 // Each simulated node is a sandbox directory: the S3Mount script SSM would run is run with /bin/sh against that
 // directory as its offline image root (ROOT=...), so create, list and remove really happen, without systemd or root.
 //
-//   dotnet S3Mount.FakeSsm.Host.dll [--nodes 3] [--offline 1]
+//   dotnet S3Mount.FakeSsm.Host.dll [--nodes 3] [--offline 1] [--slow SECONDS]
 //
 // Prints one JSON line (endpoint, region, keys, instance ids, sandbox) and serves until its standard input closes.
+// --slow: each sandbox node waits that long before it runs a script (cancellation tests). A line "state" on standard
+// input answers one JSON line on standard output: the calls per operation and every command received (its id,
+// instances, comment, whether it was cancelled, and the script the nodes ran), for the tests' assertions.
 using System.Diagnostics;
 using System.Text.Json;
 using S3Mount.FakeSsm;
 
 var nodes = Arg("--nodes", 3);
 var offline = Arg("--offline", 1);
+var slow = TimeSpan.FromSeconds(Arg("--slow", 0));
 var sandbox = Directory.CreateTempSubdirectory("s3mount-fakessm-").FullName;
 const string accessKey = "AKIAFAKESSM000000001";
 const string secretKey = "fake/secret/key/for/the/fake/ssm/service0";
@@ -22,7 +26,7 @@ var ids = new List<string>();
 for (var i = 1; i <= nodes; i++)
 {
     var id = $"i-0fa{i:D14}";
-    fake.AddInstance(id, SandboxInstance.Prepare(Path.Combine(sandbox, id), user, uid, gid));
+    fake.AddInstance(id, new SandboxInstance(SandboxInstance.Prepare(Path.Combine(sandbox, id), user, uid, gid).Root) { Delay = slow });
     ids.Add(id);
 }
 
@@ -45,8 +49,17 @@ Console.WriteLine(JsonSerializer.Serialize(new
     sandbox,
 }));
 Console.Out.Flush();
-while (Console.In.Read() >= 0)
+while (Console.In.ReadLine() is { } command)
 {
+    if (command.Trim() == "state")
+    {
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            calls = fake.Calls,
+            commands = fake.Commands.Select(c => new { commandId = c.CommandId, instanceIds = c.InstanceIds, comment = c.Comment, cancelled = c.Cancelled, script = c.Script }),
+        }));
+        Console.Out.Flush();
+    }
 }
 
 Directory.Delete(sandbox, recursive: true);

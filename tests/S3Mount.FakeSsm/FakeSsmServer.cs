@@ -127,7 +127,7 @@ public sealed class FakeSsmServer : IDisposable
         {
             lock (_gate)
             {
-                return _commands.Select(c => new FakeCommandView(c.Id, c.InstanceIds.ToList(), c.MaxConcurrency, c.MaxErrors, c.Cancelled, c.Comment)).ToList();
+                return _commands.Select(c => new FakeCommandView(c.Id, c.InstanceIds.ToList(), c.MaxConcurrency, c.MaxErrors, c.Cancelled, c.Comment, FakeScript.TryDecode(c.Script) ?? c.Script)).ToList();
             }
         }
     }
@@ -1089,7 +1089,8 @@ public sealed class FakeSsmServer : IDisposable
 
 public sealed record FakeRequestRecord(string Operation, string Body, string? Authorization, string? AmzDate, string? ContentType);
 
-public sealed record FakeCommandView(string CommandId, IReadOnlyList<string> InstanceIds, int MaxConcurrency, int MaxErrors, bool Cancelled, string Comment);
+/// <summary>A command as the fake received it; <see cref="Script"/> is what the node runs (S3Mount's encoding undone).</summary>
+public sealed record FakeCommandView(string CommandId, IReadOnlyList<string> InstanceIds, int MaxConcurrency, int MaxErrors, bool Cancelled, string Comment, string Script);
 
 internal sealed class FakeSsmError : Exception
 {

@@ -10,13 +10,21 @@ namespace S3Mount.FakeSsm;
 /// <summary>
 /// A simulated node whose file system is a sandbox directory: the S3Mount script SSM would run is run with /bin/sh
 /// against that directory as its offline image root (<c>ROOT=...</c>), so create, list and remove really happen,
-/// without systemd and without root. <see cref="Prepare"/> lays out the minimal /etc the scripts read.
+/// without systemd and without root. <see cref="Prepare"/> lays out the minimal /etc the scripts read. A script that
+/// has no image root to point at (install, report) would act on this machine: it is refused, never run. Cancelling
+/// the invocation (CancelCommand) kills the running script, as the SSM agent does.
 /// </summary>
 public sealed class SandboxInstance : IFakeInstance
 {
     public SandboxInstance(string root) => Root = root;
 
     public string Root { get; }
+
+    /// <summary>How long the node takes before it runs the script (a slow node, for cancellation tests).</summary>
+    public TimeSpan Delay { get; init; }
+
+    /// <summary>The result a refused script gets.</summary>
+    public const string RefusedId = "S3MountSandboxRefused";
 
     /// <summary>Creates the sandbox with /etc/passwd, /etc/group (root and the given user) and /etc/fuse.conf.</summary>
     public static SandboxInstance Prepare(string root, string user, string uid, string gid)
@@ -30,7 +38,17 @@ public sealed class SandboxInstance : IFakeInstance
 
     public async Task<(int exit, string stdout, string stderr)> RunAsync(string script, CancellationToken cancellationToken)
     {
+        if (Delay > TimeSpan.Zero)
+        {
+            await Task.Delay(Delay, cancellationToken).ConfigureAwait(false);
+        }
+
         var decoded = FakeScript.TryDecode(script) ?? script;
+        if (!decoded.Contains("\nROOT=''\n", StringComparison.Ordinal))
+        {
+            return (1, "S3MOUNT-RESULT 1\nerror " + RefusedId + " this+sandbox+node+runs+only+scripts+with+an+image+root\nS3MOUNT-END\n", "sandbox: refused a script without ROOT\n");
+        }
+
         var text = decoded.Replace("\nROOT=''\n", "\nROOT='" + Root.Replace("'", "'\\''") + "'\n");
         var file = Path.Combine(Path.GetTempPath(), "s3mount-sandbox-" + Guid.NewGuid().ToString("N") + ".sh");
         File.WriteAllText(file, text, new UTF8Encoding(false));
@@ -47,7 +65,21 @@ public sealed class SandboxInstance : IFakeInstance
             p.StandardInput.Close();
             var o = p.StandardOutput.ReadToEndAsync();
             var e = p.StandardError.ReadToEndAsync();
-            await Task.Run(() => p.WaitForExit(), cancellationToken).ConfigureAwait(false);
+            using (cancellationToken.Register(() =>
+            {
+                try
+                {
+                    p.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            }))
+            {
+                await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
             return (p.ExitCode, await o.ConfigureAwait(false), await e.ConfigureAwait(false));
         }
         finally

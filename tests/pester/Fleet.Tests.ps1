@@ -43,32 +43,64 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
         $errs | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'S3MountUserUnknown*'; $_.CategoryInfo.Category | Should -Be 'ObjectNotFound' }
     }
 
+    It 'a normal run completes its progress records' {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Get-S3MountService -InstanceId $($fake.Instances -join ',') -EndpointUrl '$($fake.Endpoint)' -Region $($fake.Region) -AccessKey $($fake.AccessKey) -SecretKey '$($fake.SecretKey)'")
+            $null = $ps.Invoke()
+            $ps.Streams.Error | Should -BeNullOrEmpty
+            $records = @($ps.Streams.Progress)
+            $records.Count | Should -BeGreaterThan 0
+            foreach ($activity in $records | Group-Object ActivityId) {
+                $activity.Group[-1].RecordType | Should -Be 'Completed' -Because "activity $($activity.Name) ($($activity.Group[0].Activity)) must end Completed"
+            }
+        }
+        finally { $ps.Dispose() }
+    }
+
     It 'a missing named profile is a terminating error, never a silent fallback' {
         { Get-S3MountService -InstanceId $fake.Instances -ProfileName 'no-such-profile-s3m' -EndpointUrl $fake.Endpoint -Region $fake.Region -ErrorAction Stop } |
-            Should -Throw -ErrorId 'SsmProfileNotFound'
+            Should -Throw -ErrorId 'SsmProfileNotFound,*'
     }
 }
 
-Describe 'Side by side with AWS.Tools' -Skip:(-not (Get-Module -ListAvailable -Name AWS.Tools.Common)) {
+
+Describe 'Ctrl+C during a fleet call' -Skip:(-not $IsLinux) {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'Shared.ps1')
-        $pwsh = (Get-Process -Id $PID).Path
+        # Nodes that take a minute before they run anything: the command is in flight when the pipeline is stopped.
+        $slow = Start-FakeSsm -Nodes 2 -Offline 0 -Slow 60
     }
 
-    # Each order in a fresh process: AWS.Tools ships its own AWSSDK.Core; S3Mount's loads in its own context.
-    It 'loads and calls SSM whichever is imported first (<First> first)' -ForEach @(
-        @{ First = 'AWS.Tools' }
-        @{ First = 'S3Mount' }
-    ) {
-        $tools = @('AWS.Tools.Common', 'AWS.Tools.S3', 'AWS.Tools.SimpleSystemsManagement') | Where-Object { Get-Module -ListAvailable -Name $_ }
-        $importTools = ($tools | ForEach-Object { "Import-Module $_ -ErrorAction Stop" }) -join '; '
-        $importS3Mount = "Import-Module '$ModuleManifest' -ErrorAction Stop"
-        $imports = if ($First -eq 'AWS.Tools') { "$importTools; $importS3Mount" } else { "$importS3Mount; $importTools" }
-        # A fleet call makes S3Mount load AWSSDK.Core and sign a request; the endpoint refuses the connection.
-        $probe = "Get-S3MountService -InstanceId i-0123456789abcdef0 -EndpointUrl http://127.0.0.1:9 -Region us-east-1 -AccessKey AKIAEXAMPLE000000001 -SecretKey x -ErrorVariable e -ErrorAction SilentlyContinue; `$null = Get-AWSRegion; 'ids:' + ((`$e | ForEach-Object FullyQualifiedErrorId) -join ',')"
-        $out = & $pwsh -NoProfile -NonInteractive -Command "$imports; $probe" 2>&1
-        $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
-        ($out | Out-String) | Should -Not -Match 'Method not found|Could not load file or assembly|Assembly with same name is already loaded'
-        ($out | Out-String) | Should -Match 'ids:.*Ssm'
+    AfterAll {
+        Stop-FakeSsm $slow
+    }
+
+    It 'StopProcessing cancels the SSM command, returns promptly and completes the progress records' {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Get-S3MountService -InstanceId $($slow.Instances -join ',') -EndpointUrl '$($slow.Endpoint)' -Region $($slow.Region) -AccessKey $($slow.AccessKey) -SecretKey '$($slow.SecretKey)'")
+            $handle = $ps.BeginInvoke()
+            $deadline = [datetime]::UtcNow.AddSeconds(60)
+            do {
+                Start-Sleep -Milliseconds 200
+                $state = Get-FakeSsmState $slow
+            } until (@($state.commands).Count -gt 0 -or [datetime]::UtcNow -gt $deadline)
+            @($state.commands).Count | Should -Be 1 -Because 'the command must be on its way before Ctrl+C'
+
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 10 -Because 'Ctrl+C must not wait for the nodes'
+            $handle.IsCompleted | Should -BeTrue
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+
+            $state = Get-FakeSsmState $slow
+            $state.calls.CancelCommand | Should -BeGreaterOrEqual 1
+            @($state.commands | Where-Object { -not $_.cancelled }) | Should -BeNullOrEmpty
+            foreach ($activity in @($ps.Streams.Progress) | Group-Object ActivityId) {
+                $activity.Group[-1].RecordType | Should -Be 'Completed'
+            }
+        }
+        finally { $ps.Dispose() }
     }
 }

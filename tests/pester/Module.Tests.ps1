@@ -26,8 +26,8 @@ Describe 'The S3Mount module' {
     }
 
     It 'imports from the repository root as well' {
-        $out = & (Get-Process -Id $PID).Path -NoProfile -NonInteractive -Command "Import-Module '$(Join-Path $RepoRoot 'S3Mount.psd1')' -ErrorAction Stop; (Get-Command -Module S3Mount).Count"
-        $LASTEXITCODE | Should -Be 0
+        $out = Invoke-FreshPwsh "Import-Module '$(Join-Path $RepoRoot 'S3Mount.psd1')' -ErrorAction Stop; (Get-Command -Module S3Mount).Count"
+        $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
         [int]($out | Select-Object -Last 1) | Should -Be 12
     }
 
@@ -115,16 +115,16 @@ Describe 'Refusals carry stable error ids and write nothing' -Skip:(-not $IsLinu
         @{ Why = 'a prefix without a slash'; ErrorId = 'S3MountPrefixInvalid'; Splat = @{ Bucket = 'my-bucket'; Path = '/mnt/s3'; Prefix = 'logs' } }
         @{ Why = 'uid 0'; ErrorId = 'S3MountOptionInvalid'; Splat = @{ Bucket = 'my-bucket'; Path = '/mnt/s3'; Uid = 0 } }
     ) {
-        { New-S3MountService -Root $root @Splat -ErrorAction Stop } | Should -Throw -ErrorId $ErrorId
+        { New-S3MountService -Root $root @Splat -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,*"
         Get-SandboxSnapshot -Root $root | Should -Be $before
     }
 
     It 'an unknown service name is refused' {
-        { Remove-S3MountService -Root $root -Name 'sshd.service' -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountNameInvalid'
+        { Remove-S3MountService -Root $root -Name 'sshd.service' -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountNameInvalid,*'
     }
 
     It 'a user the image does not have is refused on the node' {
-        { New-S3MountService -Root $root -Bucket my-bucket -Path /mnt/s3 -User 'no-such-user-s3m' -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountUserUnknown'
+        { New-S3MountService -Root $root -Bucket my-bucket -Path /mnt/s3 -User 'no-such-user-s3m' -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountUserUnknown,*'
         Get-SandboxSnapshot -Root $root | Should -Be $before
     }
 }
@@ -132,7 +132,8 @@ Describe 'Refusals carry stable error ids and write nothing' -Skip:(-not $IsLinu
 Describe 'Create, list and remove in an offline image root' -Skip:(-not $IsLinux) {
     BeforeAll {
         $root = New-S3MountSandbox
-        $user = [System.Environment]::UserName
+        # A user of the image, not of this machine: non-root, so -AllowOther needs user_allow_other in its fuse.conf.
+        $user = 'ec2-user'
     }
 
     AfterAll {
@@ -167,7 +168,7 @@ Describe 'Create, list and remove in an offline image root' -Skip:(-not $IsLinux
     }
 
     It 'other settings need -Force' {
-        { New-S3MountService -Root $root -Bucket s3://my-bucket/runs/ -Path '/mnt/my data' -User $user -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountServiceExists'
+        { New-S3MountService -Root $root -Bucket s3://my-bucket/runs/ -Path '/mnt/my data' -User $user -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountServiceExists,*'
     }
 
     It 'lists it back, and its output pipes into Remove-S3MountService' {
@@ -188,11 +189,11 @@ Describe 'Installing Mountpoint' {
     }
 
     It 'refuses a plain http URL with a stable id before anything runs' {
-        { Install-MountpointS3 -PackageUrl 'http://example.com/mount-s3.deb' -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountSourceInvalid'
+        { Install-MountpointS3 -PackageUrl 'http://example.com/mount-s3.deb' -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountSourceInvalid,*'
     }
 
     It 'refuses a malformed trusted fingerprint' {
-        { Install-MountpointS3 -TrustedFingerprint 'not-a-fingerprint' -WhatIf -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountFingerprintInvalid'
+        { Install-MountpointS3 -TrustedFingerprint 'not-a-fingerprint' -WhatIf -ErrorAction Stop } | Should -Throw -ErrorId 'S3MountFingerprintInvalid,*'
     }
 
     It 'Get-MountpointS3 reports this machine' -Skip:(-not $IsLinux) {

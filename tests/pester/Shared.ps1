@@ -6,15 +6,34 @@ if (-not (Test-Path -LiteralPath $script:ModuleManifest)) {
     throw "The module is not built: run 'dotnet build S3Mount.slnx' (or ./build.ps1) first. Expected $script:ModuleManifest"
 }
 
+function Get-PwshCommand {
+    # The pwsh running these tests, as a command line for a fresh process: a dotnet-tool pwsh runs as 'dotnet pwsh.dll'.
+    $process = [System.Environment]::ProcessPath
+    if ((Split-Path -Leaf $process) -like 'dotnet*') { return , @($process, (Join-Path $PSHOME 'pwsh.dll')) }
+    , @($process)
+}
+
+function Invoke-FreshPwsh {
+    # Runs a command in a new pwsh -NoProfile process (its own load contexts) and returns its output, errors included.
+    param([Parameter(Mandatory)] [string] $Command)
+    $pwsh = Get-PwshCommand
+    $arguments = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', $Command)
+    & $pwsh[0] @arguments 2>&1
+}
+
 function New-S3MountSandbox {
-    # An offline image root with the current user in its passwd, so -Root works without root privileges.
+    # An offline image root with the current user and ec2-user (uid 1000) in its passwd, so -Root works without root
+    # privileges and a non-root service user exists in the image whoever runs the tests.
     $root = Join-Path ([System.IO.Path]::GetTempPath()) ('s3mount-pester-' + [guid]::NewGuid().ToString('N'))
     $null = New-Item -ItemType Directory -Path (Join-Path $root 'etc') -Force
     $user = [System.Environment]::UserName
     $uid = (& id -u).Trim()
     $gid = (& id -g).Trim()
-    Set-Content -LiteralPath (Join-Path $root 'etc/passwd') -Value "root:x:0:0:root:/root:/bin/sh`n${user}:x:${uid}:${gid}::/home/${user}:/bin/sh" -NoNewline
-    Set-Content -LiteralPath (Join-Path $root 'etc/group') -Value "root:x:0:`n${user}:x:${gid}:" -NoNewline
+    $passwd = @('root:x:0:0:root:/root:/bin/sh', 'ec2-user:x:1000:1000::/home/ec2-user:/bin/sh')
+    $group = @('root:x:0:', 'ec2-user:x:1000:')
+    if ($user -notin 'root', 'ec2-user') { $passwd += "${user}:x:${uid}:${gid}::/home/${user}:/bin/sh"; $group += "${user}:x:${gid}:" }
+    Set-Content -LiteralPath (Join-Path $root 'etc/passwd') -Value ($passwd -join "`n") -NoNewline
+    Set-Content -LiteralPath (Join-Path $root 'etc/group') -Value ($group -join "`n") -NoNewline
     Set-Content -LiteralPath (Join-Path $root 'etc/fuse.conf') -Value "#user_allow_other`n" -NoNewline
     $root
 }
@@ -32,12 +51,12 @@ function Get-SandboxSnapshot {
 
 function Start-FakeSsm {
     # Starts the fake SSM service (tests/S3Mount.FakeSsm.Host) with simulated nodes; returns its settings and process.
-    param([int] $Nodes = 3, [int] $Offline = 1)
+    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0)
     $dll = Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/S3Mount.FakeSsm.Host/bin') -Recurse -Filter 'S3Mount.FakeSsm.Host.dll' |
         Sort-Object LastWriteTime -Descending | Select-Object -First 1
     if (-not $dll) { throw "tests/S3Mount.FakeSsm.Host is not built: run 'dotnet build S3Mount.slnx'." }
     $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline")) { $psi.ArgumentList.Add($a) }
+    foreach ($a in @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow")) { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardInput = $true
     $psi.RedirectStandardOutput = $true
     $psi.UseShellExecute = $false
@@ -55,6 +74,14 @@ function Start-FakeSsm {
         Offline   = @($settings.offline)
         Sandbox   = $settings.sandbox
     }
+}
+
+function Get-FakeSsmState {
+    # What the fake SSM received so far: calls per operation and every command (id, instances, comment, cancelled, script).
+    param([Parameter(Mandatory)] $Fake)
+    $Fake.Process.StandardInput.WriteLine('state')
+    $Fake.Process.StandardInput.Flush()
+    $Fake.Process.StandardOutput.ReadLine() | ConvertFrom-Json
 }
 
 function Stop-FakeSsm {
