@@ -1037,6 +1037,11 @@ public sealed class FakeSsmServer : IDisposable
         catch (ObjectDisposedException)
         {
         }
+        catch (HttpListenerException)
+        {
+            // Managed HttpListener re-binds its endpoint while it closes; another listener on the port makes that
+            // throw "Address already in use". The listener is closed either way.
+        }
 
         lock (_gate)
         {
