@@ -37,3 +37,21 @@ public sealed class NodeOpsLabCollection : ICollectionFixture<NodeOpsLabFixture>
     /// <summary>Collection name.</summary>
     public const string Name = "Node operations";
 }
+
+/// <summary>One node for the node lock under concurrency: S3, no package server.</summary>
+public sealed class NodeLockLabFixture : LabFixture
+{
+    /// <inheritdoc />
+    protected override int NodeCount => 1;
+
+    /// <inheritdoc />
+    protected override LabOptions Options => new() { StandInPreinstalled = true, StartPackageServer = false, NodeNamePrefix = "lock" };
+}
+
+/// <summary>Collection of tests sharing <see cref="NodeLockLabFixture"/>.</summary>
+[CollectionDefinition(Name)]
+public sealed class NodeLockLabCollection : ICollectionFixture<NodeLockLabFixture>
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "Node lock";
+}

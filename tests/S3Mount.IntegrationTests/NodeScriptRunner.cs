@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
@@ -17,7 +18,11 @@ namespace S3Mount.IntegrationTests;
 /// </summary>
 internal static class NodeScriptRunner
 {
-    public static async Task<ScriptOutput> RunScriptAsync(this LabNode node, NodeScript script, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    public static Task<ScriptOutput> RunScriptAsync(this LabNode node, NodeScript script, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        node.RunScriptAsync(script, null, timeout, cancellationToken);
+
+    /// <summary>The same, with environment variables for the script (for example S3M_LOCK_SECONDS).</summary>
+    public static async Task<ScriptOutput> RunScriptAsync(this LabNode node, NodeScript script, IReadOnlyDictionary<string, string>? environment, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var id = Guid.NewGuid().ToString("N")[..12];
         var host = Path.Combine(Path.GetTempPath(), "s3mount-" + id + ".sh");
@@ -27,7 +32,8 @@ internal static class NodeScriptRunner
         {
             (await node.Lab.RunLabAsync(["cp-in", node.Name, host, inNode, "0600"], null, TimeSpan.FromMinutes(1), cancellationToken))
                 .EnsureSuccess($"[{node.Name}] cp-in {inNode}");
-            var r = await node.RunAsync(["/bin/sh", inNode], null, timeout ?? TimeSpan.FromMinutes(3), cancellationToken);
+            string[] argv = environment is null ? ["/bin/sh", inNode] : ["env", .. environment.Select(e => e.Key + "=" + e.Value), "/bin/sh", inNode];
+            var r = await node.RunAsync(argv, null, timeout ?? TimeSpan.FromMinutes(3), cancellationToken);
             return new ScriptOutput(r.ExitCode, r.StdOut, r.StdErr);
         }
         finally

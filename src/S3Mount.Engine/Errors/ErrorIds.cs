@@ -18,4 +18,8 @@ public static class ErrorIds
     public const string VersionInvalid = "S3MountVersionInvalid";
     public const string UnitInvalid = "S3MountUnitInvalid";
     public const string NameInvalid = "S3MountNameInvalid";
+
+    // Node state.
+    /// <summary>Another S3Mount operation held the node lock for longer than the bounded wait (its holder is named).</summary>
+    public const string NodeBusy = "S3MountNodeBusy";
 }

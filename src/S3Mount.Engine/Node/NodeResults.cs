@@ -163,6 +163,7 @@ public static class NodeResultParser
         ["S3MountInstallWouldRemove"] = S3MountErrorKind.InvalidOperation,
         ["S3MountPackageManagerBusy"] = S3MountErrorKind.ResourceBusy,
         ["S3MountInstallFailed"] = S3MountErrorKind.InvalidOperation,
+        [Errors.ErrorIds.NodeBusy] = S3MountErrorKind.ResourceBusy,
     };
 
     /// <summary>Error ids that mean "this machine cannot be used" rather than "this service failed".</summary>

@@ -34,6 +34,7 @@ public sealed class NodeScript
 
     /// <summary>
     /// Composes <c>lib.sh</c>, then the named shared function files (<c>mountpoint</c>, ...), then
+    /// <c>node_lock OPERATION</c> (unless the operation opts out, see <see cref="TakesNodeLock"/>), then
     /// <c>&lt;operation&gt;.sh</c>, with the parameters assigned first. With <paramref name="requireSelection"/>, a script
     /// whose NAMES and PATHS are both empty is refused (it would act on nothing, or on everything).
     /// </summary>
@@ -68,9 +69,26 @@ public sealed class NodeScript
             sb.Append(Source(library)).Append('\n');
         }
 
-        sb.Append(Source(operation)).Append('\n');
+        var body = Source(operation);
+        if (TakesNodeLock(body))
+        {
+            sb.Append("node_lock ").Append(ShellQuote(operation)).Append('\n');
+        }
+
+        sb.Append(body).Append('\n');
         return new NodeScript(operation, sb.ToString());
     }
+
+    /// <summary>The marker line by which an operation's file opts out of the node lock (see <c>node_lock</c> in lib.sh).</summary>
+    public const string NoLockMarker = "# node lock: none";
+
+    /// <summary>
+    /// Whether a composed operation takes the node-wide lock before it runs: every operation does, unless its file has a
+    /// line starting with <see cref="NoLockMarker"/> (read-only operations: list, report; and the health check, which
+    /// locks only to act).
+    /// </summary>
+    public static bool TakesNodeLock(string operationSource) =>
+        !operationSource.Split('\n').Any(l => l.StartsWith(NoLockMarker, StringComparison.Ordinal));
 
     /// <summary>POSIX single quoting: any string (without NUL) becomes one literal word.</summary>
     public static string ShellQuote(string value)

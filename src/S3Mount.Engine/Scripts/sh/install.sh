@@ -53,7 +53,8 @@ s3m_in_pm() {
   shift
   s3m_in_pt=1
   while :; do
-    "$@" >"$s3m_in_po" 2>&1
+    # 9>&-: a daemon a package script starts directly must not inherit (and keep) the node lock.
+    "$@" >"$s3m_in_po" 2>&1 9>&-
     s3m_in_ps=$?
     cat -- "$s3m_in_po" >&2
     [ "$s3m_in_ps" = 0 ] && return 0
@@ -85,10 +86,10 @@ s3m_in_verify() {
     s3m_in_keys=$(s3m_in_shown "$KEYS_URL")
   fi
   s3m_in_vr=ok
-  if ! GNUPGHOME=$s3m_in_gh gpg --batch --quiet --no-tty --import "$S3M_TMP/KEYS" >&2 2>&1; then
+  if ! GNUPGHOME=$s3m_in_gh gpg --batch --quiet --no-tty --import "$S3M_TMP/KEYS" >&2 2>&1 9>&-; then
     s3m_in_vr=import
   else
-    GNUPGHOME=$s3m_in_gh gpg --batch --no-tty --status-file "$S3M_TMP/gpg.status" --verify "$2" "$1" >&2 2>&1
+    GNUPGHOME=$s3m_in_gh gpg --batch --no-tty --status-file "$S3M_TMP/gpg.status" --verify "$2" "$1" >&2 2>&1 9>&-
     s3m_in_vs=$?
     s3m_in_vfp=$(awk '$1 == "[GNUPG:]" && $2 == "VALIDSIG" { print (NF >= 12 ? $12 : $3) }' "$S3M_TMP/gpg.status" | tr '[:lower:]' '[:upper:]')
     if grep -q '^\[GNUPG:\] REVKEYSIG' "$S3M_TMP/gpg.status"; then

@@ -18,10 +18,74 @@ s3m_cleanup() {
   fi
   rm -f "$S3M_REC"
   rm -rf "$S3M_TMP"
+  [ "${S3M_LOCKED:-0}" = 0 ] || node_unlock
   exit "$s3m_status"
 }
 
 log() { printf 's3mount: %s\n' "$*" >&2; }
+
+# The node lock: one lock per node (or per offline image) that every script changing the node holds for its whole run,
+# so two operations (two admins, two SSM commands, user data still running) never interleave their fuse.conf edits,
+# unit writes and daemon-reloads. NodeScript.Compose puts "node_lock OPERATION" in front of every operation script
+# unless the operation's file says "# node lock: none" (list, report: they only read files that are replaced
+# atomically, and must not wait behind a 60 s create; the health check takes it itself, and only to act).
+#   node_lock OPERATION  waits up to S3M_LOCK_SECONDS (default 180) for the lock, then fails with S3MountNodeBusy naming
+#                        the holder's operation, target, pid and start time. Idempotent: a script may call it again.
+#   node_trylock OPERATION SECONDS  the same, but returns 1 (and logs the holder) instead of failing.
+# Live, the lock is /run/s3mount.lock (root only; the holder is written into it); a caller that is not root cannot open
+# it and goes on unlocked, because every changing operation then refuses with S3MountNotRoot. Offline (ROOT set), the
+# lock is the image root directory itself, so builds of one image serialise and nothing is written into the image (the
+# holder goes to a file in TMPDIR). Without flock(1) (util-linux) the script goes on unlocked, with a warning.
+# The lock is a flock(2) on file descriptor 9, released when the script exits (so it never goes stale); node scripts
+# must not use descriptor 9, and commands that may leave a daemon behind run with 9>&- (see install.sh).
+S3M_LOCKED=0
+S3M_LOCK_HOLDER=
+node_lock() {
+  node_trylock "$1" "${S3M_LOCK_SECONDS:-180}" || fail S3MountNodeBusy "another S3Mount operation has held this node's lock for more than ${s3m_lkw}s: ${s3m_lkby:-unknown (its record in $S3M_LOCK_HOLDER is empty)}. Nothing was changed; try again when it has finished."
+}
+
+node_trylock() {
+  [ "$S3M_LOCKED" = 1 ] && return 0
+  s3m_lkw=$2
+  case $s3m_lkw in '' | *[!0-9]*) s3m_lkw=180 ;; esac
+  if ! command -v flock >/dev/null 2>&1; then
+    rec warning "flock (util-linux) is not installed on this node, so this operation ran without the node lock: another S3Mount operation at the same time could interleave with it."
+    S3M_LOCKED=1
+    return 0
+  fi
+  if [ -n "${ROOT-}" ]; then
+    # A directory opens read-only; "command" keeps a failed redirection from ending the script.
+    { command exec 9<"$ROOT"; } 2>/dev/null || fail S3MountScriptFailed "cannot open the image root $ROOT to lock it."
+    S3M_LOCK_HOLDER="${TMPDIR:-/tmp}/s3mount-image-lock.$(stat -c %d.%i -- "$ROOT" 2>/dev/null)"
+  else
+    S3M_LOCK_HOLDER=/run/s3mount.lock
+    if ! { command exec 9>>"$S3M_LOCK_HOLDER"; } 2>/dev/null; then
+      [ "$(id -u)" = 0 ] || return 0
+      fail S3MountScriptFailed "cannot open the node lock $S3M_LOCK_HOLDER."
+    fi
+  fi
+  if ! flock -n 9; then
+    s3m_lkby=$(head -n 1 -- "$S3M_LOCK_HOLDER" 2>/dev/null)
+    log "waiting up to ${s3m_lkw}s for the node lock, held by: ${s3m_lkby:-unknown}"
+    if ! flock -w "$s3m_lkw" 9; then
+      s3m_lkby=$(head -n 1 -- "$S3M_LOCK_HOLDER" 2>/dev/null)
+      log "the node lock is still held after ${s3m_lkw}s, by: ${s3m_lkby:-unknown}"
+      exec 9<&-
+      return 1
+    fi
+  fi
+  s3m_lkt="${NAME-}${NAMES-}"
+  [ "${#s3m_lkt}" -le 120 ] || s3m_lkt="$(printf '%s' "$s3m_lkt" | cut -c 1-117)..."
+  printf '%s %s(pid %s, since %s)\n' "$1" "${s3m_lkt:+$s3m_lkt }" "$$" "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" >"$S3M_LOCK_HOLDER" 2>/dev/null
+  S3M_LOCKED=1
+}
+
+# node_unlock: clears the holder record (the lock itself goes with the process). Called on exit.
+node_unlock() {
+  [ "$S3M_LOCKED" = 1 ] && [ -n "$S3M_LOCK_HOLDER" ] || return 0
+  if [ -n "${ROOT-}" ]; then rm -f -- "$S3M_LOCK_HOLDER"; else : >"$S3M_LOCK_HOLDER"; fi 2>/dev/null
+  S3M_LOCKED=0
+}
 
 # rec TAG FIELD...: one result record. Fields may hold any byte but newline; tabs become spaces. Only a field that has
 # a tab or a newline costs a process (listing 200 units writes thousands of fields).

@@ -1,5 +1,6 @@
 # report: what this node is and which mount-s3 it has (or that it has none). Changes nothing; any user may run it.
 # Parameters (set by the engine): OS_RELEASE MACHINE. Composed after lib.sh and mountpoint.sh.
+# node lock: none (reads only; any user may run it)
 # shellcheck shell=sh
 
 s3m_mp_detect
