@@ -1,6 +1,8 @@
 using System;
+using System.Diagnostics;
 using System.Text;
 using System.Threading.Tasks;
+using S3Mount.Lab;
 using static S3Mount.IntegrationTests.LabTestHelpers;
 
 namespace S3Mount.IntegrationTests;
@@ -136,8 +138,9 @@ public sealed class StandInTests(NodeLabFixture fixture, ITestOutputHelper outpu
             Assert.Equal("mountpoint-s3", mount.Value.Source);
             Assert.StartsWith("fuse", mount.Value.FsType, StringComparison.Ordinal);
 
-            var main = (await node.ExecCheckedAsync($"ps -o comm= -p $(systemctl show -p MainPID --value {unit})", cancellationToken: Ct)).StdOut.Trim();
-            Assert.Equal("s3fs", main);
+            // The main PID is the mount-s3 daemon (as with the real one); its FUSE server s3fs runs as its child.
+            var main = (await node.ExecCheckedAsync($"p=$(systemctl show -p MainPID --value {unit}); ps -o comm= -p $p; ps -o comm= --ppid $p", cancellationToken: Ct)).StdOut.Trim();
+            Assert.Equal("mount-s3\ns3fs", main);
 
             await node.ExecCheckedAsync($"echo 'hello from {node.Name}' > {dir}/hello.txt && mkdir {dir}/sub && echo x > {dir}/sub/y.txt", cancellationToken: Ct);
             var keys = await lab.ListObjectsAsync("lab-bucket", prefix, Ct);
@@ -203,7 +206,8 @@ public sealed class StandInTests(NodeLabFixture fixture, ITestOutputHelper outpu
             await node.ExecCheckedAsync($"mkdir -p {dir}", cancellationToken: Ct);
             await WriteMountUnitAsync(node, unit, $"lab-bucket {dir}");
             await node.ExecCheckedAsync($"systemctl start {unit}", cancellationToken: Ct);
-            await node.ExecCheckedAsync($"kill -9 $(systemctl show -p MainPID --value {unit}); sleep 0.5", cancellationToken: Ct);
+            // (Past the kernel's attribute cache, about a second, which still answers a stat of the mount root.)
+            await node.ExecCheckedAsync($"kill -9 $(systemctl show -p MainPID --value {unit}); sleep 1.5", cancellationToken: Ct);
 
             var stat = await node.ExecAsync($"stat {dir}", cancellationToken: Ct);
             Assert.NotEqual(0, stat.ExitCode);
@@ -214,6 +218,93 @@ public sealed class StandInTests(NodeLabFixture fixture, ITestOutputHelper outpu
             var restart = await node.ExecAsync($"systemctl reset-failed {unit}; systemctl start {unit}", cancellationToken: Ct);
             Assert.NotEqual(0, restart.ExitCode);
             await node.ExecCheckedAsync($"umount -l {dir} && systemctl reset-failed {unit} && systemctl start {unit} && systemctl is-active {unit}", cancellationToken: Ct);
+        }
+        finally
+        {
+            await CleanupUnitAsync(node, unit, dir);
+        }
+    }
+
+    /// <summary>
+    /// mount-s3's start contract (mountpoint-s3.md, "How it runs"): the parent returns only once the mount is live, and
+    /// when it is not (S3 refused or not answering) it exits non-zero within 30 s, says why on stderr and in the journal
+    /// as SYSLOG_IDENTIFIER=mount-s3, and leaves nothing mounted or running; under systemd the start fails.
+    /// </summary>
+    [Fact]
+    public async Task WithoutS3AStartFailsNonZeroWithin30SecondsAndLogsAsMountS3()
+    {
+        var lab = fixture.Lab;
+        var node = lab.Nodes[0];
+        var unit = Unique("nos3");
+        var dir = "/mnt/" + unit;
+        try
+        {
+            await node.ExecCheckedAsync($"mkdir -p {dir}", cancellationToken: Ct);
+            await WriteMountUnitAsync(node, unit, $"lab-bucket {dir}");
+            foreach (var (state, min, max, message) in new[] { (S3State.Down, 3.0, 20.0, "Failed to access bucket lab-bucket"), (S3State.Blackhole, 28.0, 40.0, "Timeout after 30 seconds") })
+            {
+                await lab.SetS3StateAsync(state, Ct);
+                var since = await node.ShAsync("date +%s", Ct);
+                var clock = Stopwatch.StartNew();
+                var r = await node.ExecAsync($"mount-s3 lab-bucket {dir}", null, TimeSpan.FromSeconds(90), Ct);
+                output.WriteLine($"S3 {state}: exit {r.ExitCode} after {clock.Elapsed.TotalSeconds:0.0} s\n{r.StdErr}");
+                Assert.Equal(1, r.ExitCode);
+                Assert.Contains(message, r.StdErr, StringComparison.Ordinal);
+                Assert.InRange(clock.Elapsed.TotalSeconds, min, max);
+                Assert.Null(await FindMountAsync(node, dir));
+                Assert.Equal(string.Empty, await node.ShAsync($"sleep 1; pgrep -af '(mount-s3|s3fs) .*{dir}( |$)'; true", Ct));
+                var journal = await node.ShAsync($"journalctl SYSLOG_IDENTIFIER=mount-s3 --since @{since} --no-pager -o cat", Ct);
+                Assert.Contains(message, journal, StringComparison.Ordinal);
+            }
+
+            // Under systemd: the start fails (so Restart=on-failure has something to act on), and the unit's journal
+            // has mount-s3's own lines.
+            await lab.SetS3StateAsync(S3State.Down, Ct);
+            var start = await node.ExecAsync($"systemctl start {unit}", null, TimeSpan.FromSeconds(90), Ct);
+            Assert.NotEqual(0, start.ExitCode);
+            Assert.Equal("failed exit-code", await node.ShAsync($"echo $(systemctl show -p ActiveState --value {unit}) $(systemctl show -p Result --value {unit})", Ct));
+            var unitJournal = await node.ShAsync($"journalctl -u {unit} SYSLOG_IDENTIFIER=mount-s3 --no-pager -o cat", Ct);
+            output.WriteLine(unitJournal);
+            Assert.Contains("Failed to access bucket lab-bucket", unitJournal, StringComparison.Ordinal);
+            Assert.Null(await FindMountAsync(node, dir));
+        }
+        finally
+        {
+            await lab.SetS3StateAsync(S3State.Up, Ct);
+            await CleanupUnitAsync(node, unit, dir);
+        }
+    }
+
+    /// <summary>
+    /// The daemon's exit status: 0 only when it was told to stop (SIGTERM) or its file system was unmounted; non-zero
+    /// when the file system dies any other way (its FUSE server crashed or was killed, as by the OOM killer).
+    /// </summary>
+    [Fact]
+    public async Task TheDaemonExits0OnlyForAStopOrAnUnmountAndNonZeroWhenItsFileSystemDies()
+    {
+        var node = fixture.Lab.Nodes[0];
+        var unit = Unique("exit");
+        var dir = "/mnt/" + unit;
+        var state = $"echo $(systemctl show -p ActiveState --value {unit}) $(systemctl show -p Result --value {unit}) $(systemctl show -p ExecMainStatus --value {unit})";
+        async Task<string> EndAsync(string action)
+        {
+            await node.ExecCheckedAsync($"umount -l {dir} 2>/dev/null; systemctl reset-failed {unit} 2>/dev/null; systemctl start {unit}", cancellationToken: Ct);
+            await node.ExecCheckedAsync(action + $"; for i in $(seq 100); do systemctl -q is-active {unit} || break; sleep 0.1; done", cancellationToken: Ct);
+            var s = await node.ShAsync(state, Ct);
+            output.WriteLine($"{action}: {s}");
+            return s;
+        }
+
+        try
+        {
+            await node.ExecCheckedAsync($"mkdir -p {dir}", cancellationToken: Ct);
+            await WriteMountUnitAsync(node, unit, $"lab-bucket {dir}");
+            Assert.Equal("inactive success 0", await EndAsync($"systemctl stop {unit}"));
+            Assert.Equal("inactive success 0", await EndAsync($"kill -TERM $(systemctl show -p MainPID --value {unit})"));
+            Assert.Equal("inactive success 0", await EndAsync($"umount {dir}"));
+            Assert.Equal("failed exit-code 1", await EndAsync($"kill -9 $(pgrep -P $(systemctl show -p MainPID --value {unit}) -x s3fs)"));
+            Assert.Contains("died", await node.ShAsync($"journalctl -u {unit} SYSLOG_IDENTIFIER=mount-s3 -n 1 --no-pager -o cat", Ct), StringComparison.Ordinal);
+            Assert.Equal("failed exit-code 1", await EndAsync($"kill -SEGV $(pgrep -P $(systemctl show -p MainPID --value {unit}) -x s3fs)"));
         }
         finally
         {

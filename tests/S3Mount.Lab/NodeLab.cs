@@ -254,6 +254,32 @@ public sealed class NodeLab : IAsyncDisposable
         return await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Puts the lab's S3 server in <paramref name="state"/>: <see cref="S3State.Up"/> (answering, on the same endpoint
+    /// and data as before), <see cref="S3State.Down"/> (the server is gone: connections are refused, as when an endpoint,
+    /// DNS or a VPC endpoint is not there yet) or <see cref="S3State.Blackhole"/> (connections are accepted and never
+    /// answered, as behind a dropping firewall). Nodes keep their endpoint in every state.
+    /// </summary>
+    /// <param name="state">The state.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>A task.</returns>
+    public async Task SetS3StateAsync(S3State state, CancellationToken cancellationToken = default)
+    {
+        _ = this.S3Endpoint ?? throw new LabException("the S3 server was not started");
+        string[][] steps = state switch
+        {
+            S3State.Up => [["s3", "up"]],
+            S3State.Down => [["s3", "down"]],
+            S3State.Blackhole => [["s3", "up"], ["s3", "pause"]],
+            _ => throw new ArgumentOutOfRangeException(nameof(state)),
+        };
+        foreach (var step in steps)
+        {
+            (await this.RunLabAsync(step, null, TimeSpan.FromMinutes(1), null, cancellationToken).ConfigureAwait(false))
+                .EnsureSuccess("lab.sh " + string.Join(' ', step));
+        }
+    }
+
     /// <summary>URL of a file on the package server.</summary>
     /// <param name="relativePath">Path below the base, e.g. "latest/x86_64/mount-s3.deb".</param>
     /// <returns>The URL.</returns>
@@ -449,4 +475,17 @@ public sealed class NodeLab : IAsyncDisposable
 
         return builder.Uri;
     }
+}
+
+/// <summary>What the lab's S3 server does (see <see cref="NodeLab.SetS3StateAsync"/>).</summary>
+public enum S3State
+{
+    /// <summary>Answering.</summary>
+    Up,
+
+    /// <summary>Gone: connections are refused.</summary>
+    Down,
+
+    /// <summary>Connections are accepted and never answered.</summary>
+    Blackhole,
 }

@@ -12,6 +12,8 @@
 #   lab.sh prune                      drop cache entries of older inputs
 #   lab.sh root NAME                  print the host path of the node's root
 #   lab.sh s3 start|stop|endpoint     loopback S3 server (s3rver)
+#   lab.sh s3 down|up                 S3 unreachable (connection refused) and back, on the same endpoint
+#   lab.sh s3 pause|resume            S3 a blackhole (connections hang) and back
 #   lab.sh pkg [build|serve|stop]     stand-in .debs, signatures, HTTP server
 #
 # Environment: S3MOUNT_LAB_CACHE (/var/cache/s3mount-lab), S3MOUNT_LAB_RUN
@@ -555,12 +557,13 @@ wait_port() {
   return 1
 }
 
-# start_server NAME LOG CMD... (CMD contains the word PORT): retries on a port race.
+# start_server NAME LOG CMD... (CMD contains the word PORT): retries on a port race. With FIXED_PORT set, only that
+# port (one try: a server coming back on its endpoint).
 start_server() {
   local name=$1 logf=$2 port attempt a args
   shift 2
   for attempt in 1 2 3; do
-    port=$(free_port)
+    port=${FIXED_PORT:-$(free_port)}
     args=()
     for a in "$@"; do args+=("${a//@PORT@/$port}"); done
     spawn "$LAB/$name.pid" "${args[@]}" </dev/null >"$logf" 2>&1
@@ -571,6 +574,7 @@ start_server() {
     fi
     stop_pidfile "$LAB/$name.pid"
     log "$name did not start on port $port (attempt $attempt)"
+    [[ -z ${FIXED_PORT:-} ]] || break
   done
   cat "$logf" >&2
   return 1
@@ -590,18 +594,48 @@ s3rver_install_locked() {
 cmd_s3() {
   case ${1:-} in
     start) s3_start ;;
-    stop) stop_pidfile "$LAB/s3.pid"; rm -f "$LAB/s3.endpoint" ;;
+    stop) s3_resume; stop_pidfile "$LAB/s3.pid"; rm -f "$LAB/s3.endpoint" ;;
     endpoint) cat "$LAB/s3.endpoint" ;;
-    *) die "usage: lab.sh s3 start|stop|endpoint" ;;
+    # Faults: the endpoint stays what the nodes have, the server goes away (connection refused) or stops answering.
+    down) [[ -f $LAB/s3.endpoint ]] || die "s3 is not started"; s3_resume; stop_pidfile "$LAB/s3.pid"; log "s3 down at $(<"$LAB/s3.endpoint")" ;;
+    up) s3_up ;;
+    pause) s3_signal STOP; log "s3 paused (a blackhole) at $(<"$LAB/s3.endpoint")" ;;
+    resume) s3_resume; log "s3 resumed" ;;
+    *) die "usage: lab.sh s3 start|stop|endpoint|down|up|pause|resume" ;;
   esac
 }
 
+s3_signal() {
+  if ! { [[ -f $LAB/s3.pid ]] && alive "$(<"$LAB/s3.pid")"; }; then die "s3 is not running"; fi
+  kill "-$1" "$(<"$LAB/s3.pid")"
+}
+
+s3_resume() {
+  if [[ -f $LAB/s3.pid ]] && alive "$(<"$LAB/s3.pid")"; then kill -CONT "$(<"$LAB/s3.pid")"; fi
+}
+
+# s3_up: the server back on the endpoint the nodes know (same port, same data).
+s3_up() {
+  local port
+  [[ -f $LAB/s3.endpoint ]] || die "s3 was never started in lab $LAB_ID"
+  if [[ -f $LAB/s3.pid ]] && alive "$(<"$LAB/s3.pid")"; then s3_resume; cat "$LAB/s3.endpoint"; return 0; fi
+  port=$(sed 's/.*://' "$LAB/s3.endpoint")
+  FIXED_PORT=$port s3_serve >/dev/null || die "s3rver did not come back on port $port"
+  log "s3 up at $(<"$LAB/s3.endpoint")"
+  cat "$LAB/s3.endpoint"
+}
+
 s3_start() {
-  local port args=() b n
   cmd_reap
   lab_init
   if [[ -f $LAB/s3.pid ]] && alive "$(<"$LAB/s3.pid")"; then cat "$LAB/s3.endpoint"; return 0; fi
   with_cache_lock s3rver_install_locked
+  s3_serve
+}
+
+# s3_serve: runs s3rver (on FIXED_PORT when set) and writes the endpoint into the lab and every node.
+s3_serve() {
+  local port args=() b n
   mkdir -p "$LAB/s3data"
   for b in "${BUCKETS[@]}"; do args+=(--configure-bucket "$b"); done
   port=$(start_server s3 "$LAB/s3.log" \
