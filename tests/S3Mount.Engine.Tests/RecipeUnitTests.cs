@@ -22,6 +22,9 @@ public class RecipeUnitTests
             User = "ec2-user",
             Group = "ec2-user",
             Options = new MountOptions { AllowRoot = true, ReadOnly = true, Debug = true },
+
+            // A recipe unit has no health check (nothing wrote a timer for it).
+            HealthCheckIntervalSeconds = 0,
         };
         Assert.Equal(expected, u.Spec);
         Assert.Equal("mountpoint-s3-17a82347.service", u.Spec.UnitName);

@@ -98,6 +98,7 @@ public sealed class SpecGenerator
             Options = o,
             ExtraArguments = Coin(10) ? new[] { "--some-future-flag", "--future-size=12" } : Array.Empty<string>(),
             Environment = Coin(15) ? new[] { "AWS_CONFIG_FILE=/etc/s3 mount/config", "HTTPS_PROXY=http://proxy:3128", "X=$HOME %h \"q\"" } : Array.Empty<string>(),
+            HealthCheckIntervalSeconds = Coin(20) ? 0 : Coin(20) ? 300 : 30,
         };
     }
 

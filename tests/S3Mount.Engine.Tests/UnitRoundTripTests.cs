@@ -78,10 +78,19 @@ public class UnitRoundTripTests
         Assert.Equal("/mnt/my data%%n", V("Unit", "AssertPathIsDirectory"));
         Assert.Equal("forking", V("Service", "Type"));
         Assert.Equal("ec2-user", V("Service", "User"));
-        Assert.Equal("on-failure", V("Service", "Restart"));
-        Assert.True(int.Parse(V("Service", "TimeoutStartSec")) > 30);
-        Assert.StartsWith("-+/bin/sh", V("Service", "ExecStartPre"));
-        Assert.StartsWith("-+/bin/sh", V("Service", "ExecStopPost"));
+        Assert.Equal("always", V("Service", "Restart"));
+        Assert.Equal("2", V("Service", "RestartPreventExitStatus"));
+        Assert.Equal("2", V("Service", "RestartSec"));
+        Assert.Equal("0", V("Unit", "StartLimitIntervalSec"));
+        Assert.DoesNotContain(e, x => x.Key == "StartLimitBurst");
+        Assert.Equal("30", V("Unit", "X-S3Mount-HealthCheck"));
+        Assert.True(int.Parse(V("Service", "TimeoutStartSec")) > 30 + UnitRenderer.RestartMaxDelaySeconds);
+
+        // Before the start: the back-off wait, then the lazy unmount of a dead mount; after: the back-off bookkeeping.
+        string[] Argv0(string key) => e.Where(x => x.Key == key).Select(x => { Assert.StartsWith("-+/bin/sh", x.Value); return SystemdSyntax.SplitExec(x.Value).Words[3]; }).ToArray();
+        Assert.Equal(new[] { UnitRenderer.BackoffArgv0, UnitRenderer.CleanupArgv0 }, Argv0("ExecStartPre"));
+        Assert.Equal(new[] { UnitRenderer.BackoffArgv0 }, Argv0("ExecStartPost"));
+        Assert.Equal(new[] { UnitRenderer.CleanupArgv0, UnitRenderer.BackoffArgv0 }, Argv0("ExecStopPost"));
         Assert.Equal("my-bucket", V("Unit", "X-S3Mount-Bucket"));
         Assert.Equal("runs/", V("Unit", "X-S3Mount-Prefix"));
         Assert.Equal("/mnt/my data%25n", V("Unit", "X-S3Mount-Path"));
@@ -92,7 +101,7 @@ public class UnitRoundTripTests
     public void Cleanup_snippet_is_passed_the_mountinfo_form_of_the_path()
     {
         var spec = MountSpec.Create("b-1", "/mnt/a b\\c");
-        var pre = UnitParser.ReadEntries(UnitRenderer.Render(spec)).Single(x => x.Key == "ExecStartPre").Value;
+        var pre = UnitParser.ReadEntries(UnitRenderer.Render(spec)).Single(x => x.Key == "ExecStartPre" && x.Value.Contains(UnitRenderer.CleanupArgv0)).Value;
         var words = SystemdSyntax.SplitExec(pre).Words;
         Assert.Equal(new[] { "/bin/sh", "-c", UnitRenderer.CleanupScript, UnitRenderer.CleanupArgv0, "/mnt/a\\040b\\134c", "/mnt/a b\\c" }, words);
     }

@@ -33,6 +33,13 @@ public sealed record MountSpec
     /// <summary>Environment for the service, each <c>NAME=value</c> (for example <c>AWS_CONFIG_FILE=/etc/s3/config</c> or proxies).</summary>
     public ValueList<string> Environment { get; init; } = ValueList<string>.Empty;
 
+    /// <summary>
+    /// Seconds between health checks of the mount (its <c>s3mount-health-&lt;id&gt;.timer</c>), which restart the service
+    /// when the mount is Stale, Hung or missing while the service is active; 0: no health check. Recorded in the unit as
+    /// <c>X-S3Mount-HealthCheck=</c>; a unit without it (the field recipe's, S3Mount's format 1) reads back as 0.
+    /// </summary>
+    public int HealthCheckIntervalSeconds { get; init; } = Units.HealthUnits.DefaultIntervalSeconds;
+
     /// <summary>The unit name, <c>mountpoint-s3-&lt;8 hex&gt;.service</c>, the same the field recipe gives the same bucket and path.</summary>
     public string UnitName => UnitNames.For(Bucket, Path);
 

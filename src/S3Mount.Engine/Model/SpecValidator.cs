@@ -87,6 +87,8 @@ public static class SpecValidator
             Check(() => CheckExtraArgument(a));
         }
 
+        Check(() => CheckHealthInterval(spec.HealthCheckIntervalSeconds));
+
         if (nodeVersion is not null && problems.Count == 0)
         {
             problems.AddRange(CheckVersion(spec, nodeVersion));
@@ -111,6 +113,16 @@ public static class SpecValidator
                         d.Name);
                 }
             }
+        }
+    }
+
+    private static void CheckHealthInterval(int seconds)
+    {
+        if (seconds != 0 && (seconds < Units.HealthUnits.MinimumIntervalSeconds || seconds > Units.HealthUnits.MaximumIntervalSeconds))
+        {
+            throw new S3MountException(ErrorIds.OptionInvalid, S3MountErrorKind.InvalidArgument,
+                $"A health check every {seconds} s is out of range: give {Units.HealthUnits.MinimumIntervalSeconds} to {Units.HealthUnits.MaximumIntervalSeconds} seconds (one check of a hung mount takes up to about 17 s), or 0 for no health check.",
+                seconds);
         }
     }
 

@@ -86,8 +86,43 @@ public static class NodeOperations
             ["NO_ENABLE"] = Flag(request.NoEnable),
             ["KEEP_ON_FAILURE"] = Flag(request.KeepOnFailure),
             ["WAIT_SECONDS"] = Seconds(request.WaitSeconds),
+            ["BACKOFF_DROPIN_NAME"] = UnitRenderer.BackoffDropInName,
+            ["BACKOFF_DROPIN_B64"] = Base64(UnitRenderer.RenderBackoffDropIn(spec)),
+            ["RESTART_STEPS_SYSTEMD"] = UnitRenderer.RestartStepsSystemdVersion.ToString(CultureInfo.InvariantCulture),
+            ["HEALTH_INTERVAL"] = spec.HealthCheckIntervalSeconds.ToString(CultureInfo.InvariantCulture),
+            ["HEALTH_TIMER_B64"] = spec.HealthCheckIntervalSeconds == 0 ? string.Empty : Base64(HealthUnits.RenderTimer(spec)),
+            ["HEALTH_SERVICE_B64"] = spec.HealthCheckIntervalSeconds == 0 ? string.Empty : Base64(HealthUnits.RenderService(spec)),
+            ["HEALTH_PROGRAM"] = HealthUnits.ProgramPath,
+            ["HEALTH_PROGRAM_GZ"] = spec.HealthCheckIntervalSeconds == 0 ? string.Empty : HealthProgramGz.Value,
         });
     }
+
+    /// <summary>
+    /// The health check program create installs (<see cref="HealthUnits.ProgramPath"/>): lib.sh and health.sh composed
+    /// like any node script, so its probe is the one Test-S3MountService runs. Arguments: the health unit's name, the path.
+    /// </summary>
+    public static NodeScript HealthProgram() =>
+        NodeScript.Compose("health", new Dictionary<string, string>
+        {
+            ["ROOT"] = string.Empty,
+            ["PROBES"] = HealthUnits.Probes.ToString(CultureInfo.InvariantCulture),
+            ["WAIT_SECONDS"] = "30",
+        });
+
+    // Gzip then base64: the program is lib.sh again, and the create script already carries lib.sh once.
+    private static readonly Lazy<string> HealthProgramGz = new(() =>
+    {
+        using var buffer = new System.IO.MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            var bytes = new UTF8Encoding(false).GetBytes(HealthProgram().Text);
+            gz.Write(bytes, 0, bytes.Length);
+        }
+
+        return Convert.ToBase64String(buffer.ToArray());
+    });
+
+    private static string Base64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
 
     /// <summary>List every mount service (or the selected ones) with state and health; also what Test runs.</summary>
     public static NodeScript List(IEnumerable<string>? names = null, string? root = null, IEnumerable<string>? paths = null) =>
@@ -129,6 +164,7 @@ public static class NodeOperations
             ["PATHS"] = Paths(paths),
             ["FORCE"] = Flag(force),
             ["REMOVE_DIR"] = Flag(removeDirectory),
+            ["HEALTH_PROGRAM"] = HealthUnits.ProgramPath,
         }, requireSelection: true);
 
     /// <summary>Mount paths to select services by (normalised; any absolute path a unit may mount).</summary>

@@ -51,6 +51,16 @@ public sealed class MountService
     public bool Mounted { get; internal set; }
     public MountHealth Health { get; internal set; }
     public string HealthReason { get; internal set; } = string.Empty;
+
+    /// <summary>Seconds between the mount's health checks, as its unit records them; 0: none.</summary>
+    public int HealthCheckIntervalSeconds => Spec.HealthCheckIntervalSeconds;
+
+    /// <summary>
+    /// The health check timer (<c>s3mount-health-&lt;id&gt;.timer</c>): active, inactive, failed, ... as systemd says;
+    /// offline enabled or disabled; none when there is no timer.
+    /// </summary>
+    public string HealthCheckState { get; internal set; } = "none";
+
     public IReadOnlyList<string> Warnings { get; internal set; } = Array.Empty<string>();
 
     /// <summary>The node's host name.</summary>
@@ -306,6 +316,8 @@ public static class NodeResultParser
                     s.UnitFileState = st[3];
                     s.Result = st[4];
                     s.Restarts = int.TryParse(st[5], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
+                    s.HealthCheckState = st[6].Length > 0 ? st[6] : "none";
+                    s.Warnings = s.Warnings.Concat(HealthCheckWarnings(s)).ToList();
                 }
 
                 if (health.TryGetValue(name, out var h))
@@ -342,6 +354,25 @@ public static class NodeResultParser
 
         Flush();
         return list;
+    }
+
+    // The unit says how often its mount is checked; the timer must agree (it is written, removed and started with it).
+    private static IEnumerable<string> HealthCheckWarnings(MountService s)
+    {
+        var timer = HealthUnits.NameFor(s.Name) + ".timer";
+        var every = s.HealthCheckIntervalSeconds;
+        if (every > 0 && s.HealthCheckState == "none")
+        {
+            yield return $"The unit asks for a health check every {every} s, but {timer} is missing: New-S3MountService -Force writes it again.";
+        }
+        else if (every > 0 && s.HealthCheckState is not ("active" or "enabled" or "activating" or "reloading") && s.ActiveState == "active")
+        {
+            yield return $"The health check timer {timer} is {s.HealthCheckState}, so nothing watches this mount: systemctl start {timer} (or New-S3MountService -Force).";
+        }
+        else if (every == 0 && s.HealthCheckState != "none")
+        {
+            yield return $"{timer} is there, but the unit asks for no health check: it was left by hand or by another tool.";
+        }
     }
 
     // The node ships key lines without section headers; put each key back in its section.

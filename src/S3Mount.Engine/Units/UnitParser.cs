@@ -61,7 +61,7 @@ public static class UnitParser
     private static readonly HashSet<string> KnownServiceKeys = new(StringComparer.Ordinal)
     {
         "Type", "User", "Group", "Environment", "EnvironmentFile", "ExecStartPre", "ExecStart", "ExecStartPost", "ExecStop", "ExecStopPost",
-        "ExecReload", "Restart", "RestartSec", "TimeoutStartSec", "TimeoutStopSec", "TimeoutSec", "KillMode", "PIDFile", "RemainAfterExit",
+        "ExecReload", "Restart", "RestartSec", "RestartSteps", "RestartMaxDelaySec", "RestartPreventExitStatus", "TimeoutStartSec", "TimeoutStopSec", "TimeoutSec", "KillMode", "PIDFile", "RemainAfterExit",
         "WorkingDirectory", "SupplementaryGroups", "Nice", "LimitNOFILE", "MemoryMax", "CPUQuota", "StandardOutput", "StandardError", "SyslogIdentifier",
     };
 
@@ -258,6 +258,16 @@ public static class UnitParser
             warnings.AddRange(unmodelled.Select(t => $"ExecStart= has the option '{t}', which S3Mount does not model; it is kept as an extra argument."));
         }
 
+        var health = 0;
+        if (origin == UnitOrigin.S3Mount && Get("Unit", "X-S3Mount-HealthCheck") is { } hc)
+        {
+            if (!int.TryParse(hc, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out health))
+            {
+                warnings.Add($"X-S3Mount-HealthCheck= says '{hc}', which is not a number of seconds: the unit was edited by hand; it reads as no health check.");
+                health = 0;
+            }
+        }
+
         var env = entries.Where(e => e.Section == "Service" && e.Key == "Environment")
             .SelectMany(e => SystemdSyntax.SplitEnvironment(e.Value)).ToList();
         var user = Get("Service", "User");
@@ -271,6 +281,7 @@ public static class UnitParser
             Options = options,
             ExtraArguments = extras,
             Environment = env,
+            HealthCheckIntervalSeconds = health,
         };
         return new ParsedUnit(spec, origin, formatVersion, executable, warnings, entries);
     }

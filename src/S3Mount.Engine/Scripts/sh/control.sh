@@ -7,7 +7,7 @@ rec host "$(hostname 2>/dev/null || cat /etc/hostname 2>/dev/null)"
 select_units
 for s3m_n in $SELECTED; do
   s3m_p=$(path_of "$s3m_n")
-  if [ "$ACTION" = start ] || [ "$ACTION" = restart ]; then systemctl reset-failed -- "$s3m_n" >/dev/null 2>&1; fi
+  if [ "$ACTION" = start ] || [ "$ACTION" = restart ]; then systemctl reset-failed -- "$s3m_n" >/dev/null 2>&1; backoff_reset "$s3m_n"; fi
   if ! s3m_out=$(systemctl "$ACTION" -- "$s3m_n" 2>&1); then
     log "$s3m_out"
     journal_tail "$s3m_n" 10

@@ -263,7 +263,11 @@ emit_states() {
     for s3m_esn in "$@"; do
       s3m_ese=disabled
       for s3m_esw in "$ROOT"/etc/systemd/system/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
-      rec state "$s3m_esn" inactive dead "$s3m_ese" "" 0
+      s3m_est=$(health_name "$s3m_esn").timer
+      if [ ! -f "$ROOT/etc/systemd/system/$s3m_est" ]; then s3m_est=none
+      elif [ -L "$ROOT/etc/systemd/system/timers.target.wants/$s3m_est" ]; then s3m_est=enabled
+      else s3m_est=disabled; fi
+      rec state "$s3m_esn" inactive dead "$s3m_ese" "" 0 "$s3m_est"
     done
     return 0
   fi
@@ -279,7 +283,8 @@ emit_states() {
       [ -L "$s3m_esw" ] && [ ! -f "$s3m_esw" ] && printf 'masked\t%s\n' "${s3m_esw##*/}"
     done
   } >"$S3M_TMP/enabled"
-  systemctl list-units --all --plain --no-legend --full -- 'mountpoint-s3-*' >"$S3M_TMP/units" 2>/dev/null
+  systemctl list-units --all --plain --no-legend --full -- 'mountpoint-s3-*' 's3mount-health-*.timer' >"$S3M_TMP/units" 2>/dev/null
+  for s3m_esw in /etc/systemd/system/s3mount-health-*.timer; do [ -f "$s3m_esw" ] && printf '%s\n' "${s3m_esw##*/}"; done >"$S3M_TMP/timers"
   s3m_esl=$(awk 'FILENAME == ARGV[1] { w[$1] = 1; next } ($1 in w) && $3 != "inactive" { print $1 }' "$S3M_TMP/want" "$S3M_TMP/units")
   : >"$S3M_TMP/show"
   # shellcheck disable=SC2086  # unit names are single words
@@ -299,6 +304,7 @@ emit_states() {
       while ((getline l <(t "/paths")) > 0) { k = index(l, "\t"); pth[substr(l, 1, k - 1)] = substr(l, k + 1) }
       while ((getline l <(t "/enabled")) > 0) { k = index(l, "\t"); en[substr(l, k + 1)] = substr(l, 1, k - 1) }
       while ((getline l <(t "/units")) > 0) { split(l, f, " "); act[f[1]] = f[3]; sub_[f[1]] = f[4] }
+      while ((getline l <(t "/timers")) > 0) tf[l] = 1
       id = r = n = ""
       while ((getline l <(t "/show")) > 0) {
         if (l == "") { if (id != "") { res[id] = r; nr[id] = n } id = r = n = ""; continue }
@@ -314,7 +320,9 @@ emit_states() {
       while ((getline id <(t "/want")) > 0) {
         a = (id in act) ? act[id] : "inactive"; s = (id in sub_) ? sub_[id] : "dead"
         u = (id in en) ? en[id] : "disabled"; r = (id in res) ? res[id] : (a == "inactive" ? "success" : ""); n = (id in nr) ? nr[id] : 0
-        printf "state\t%s\t%s\t%s\t%s\t%s\t%s\n", id, a, s, u, r, n >>rec
+        hn = id; sub(/^mountpoint-s3-/, "", hn); sub(/\.service$/, "", hn); hn = "s3mount-health-" hn ".timer"
+        ht = (hn in act) ? act[hn] : ((hn in tf) ? "inactive" : "none")
+        printf "state\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, a, s, u, r, n, ht >>rec
         if (!(id in pth)) continue
         if (esc(pth[id]) in mi) { printf "%s\t%s\t%s\n", id, a, pth[id] >(t "/probe"); continue }
         if (a == "failed") h = "Failed\t0\tthe service failed (" (r == "" ? "unknown" : r) ")"
@@ -389,6 +397,20 @@ health() {
     activating | reloading) printf 'NotMounted\t0\tthe service is starting\n' ;;
     *) printf 'NotMounted\t0\tthe service is %s\n' "$1" ;;
   esac
+}
+
+# backoff_reset NAME: a start S3Mount asks for (create, start, restart, repair, the health check) does not wait for the
+# unit's back-off: its state (consecutive failed runs, UnitRenderer.BackoffScript) goes. Live only.
+backoff_reset() { [ -n "${ROOT-}" ] || rm -f -- "/run/s3mount/backoff/$1"; }
+
+# health_name NAME: the name of a mount unit's health timer and service, without the suffix
+# (mountpoint-s3-17a82347.service: s3mount-health-17a82347). HealthUnits.NameFor in the engine is the same rule.
+health_name() { s3m_hn=${1#mountpoint-s3-}; printf 's3mount-health-%s' "${s3m_hn%.service}"; }
+
+# health_program_unused: no health check unit is left (in the image, with ROOT), so the shared program can go.
+health_program_unused() {
+  for s3m_hpu in "$ROOT"/etc/systemd/system/s3mount-health-*.service; do [ -e "$s3m_hpu" ] && return 1; done
+  return 0
 }
 
 # journal_tail UNIT: the unit's last journal lines as "journal" records (for failed starts).

@@ -23,6 +23,7 @@ for s3m_n in $SELECTED; do
       umount -l -- "$s3m_p" >&2 2>&1 || log "umount -l $s3m_p failed"
     fi
     systemctl reset-failed -- "$s3m_n" >/dev/null 2>&1
+    backoff_reset "$s3m_n"
     if systemctl is-active --quiet -- "$s3m_n"; then
       systemctl restart -- "$s3m_n" >&2 2>&1
     else
