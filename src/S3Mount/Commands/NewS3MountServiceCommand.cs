@@ -116,6 +116,14 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     /// <summary>Keep the new unit when its start fails, instead of rolling back.</summary>
     [Parameter] public SwitchParameter KeepOnFailure { get; set; }
 
+    /// <summary>
+    /// Seconds between health checks of the mount (a timer that restarts the service when the mount is Stale, Hung or
+    /// missing while the service is active); 0 turns the health check off. Default 30.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0, Engine.Units.HealthUnits.MaximumIntervalSeconds)]
+    public int HealthCheckIntervalSeconds { get; set; } = Engine.Units.HealthUnits.DefaultIntervalSeconds;
+
     /// <summary>An offline image root (AMI or chroot build): write the unit, the enable link and the directory into it; start nothing.</summary>
     [Parameter] public string? Root { get; set; }
 
@@ -238,6 +246,7 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
         {
             ExtraArguments = ExtraArgument ?? Array.Empty<string>(),
             Environment = Environment ?? Array.Empty<string>(),
+            HealthCheckIntervalSeconds = HealthCheckIntervalSeconds,
         };
         SpecValidator.EnsureValid(spec);
         return spec;

@@ -30,6 +30,13 @@ public sealed class S3MountService
     public bool Enabled { get; set; }
     public bool Mounted { get; set; }
     public int Restarts { get; set; }
+
+    /// <summary>Seconds between the mount's health checks (New-S3MountService -HealthCheckIntervalSeconds); 0: none.</summary>
+    public int HealthCheckIntervalSeconds { get; set; }
+
+    /// <summary>The health check timer's state: active, inactive, failed (offline: enabled, disabled), or none.</summary>
+    public string HealthCheckState { get; set; } = "none";
+
     public UnitOrigin Origin { get; set; }
     public string UnitPath { get; set; } = string.Empty;
     public MountOptions Options { get; set; } = MountOptions.Default;
@@ -65,6 +72,8 @@ public sealed class S3MountService
         Enabled = s.Enabled,
         Mounted = s.Mounted,
         Restarts = s.Restarts,
+        HealthCheckIntervalSeconds = s.HealthCheckIntervalSeconds,
+        HealthCheckState = s.HealthCheckState,
         Origin = s.Origin,
         UnitPath = s.UnitPath,
         Options = s.Options,
@@ -90,6 +99,12 @@ public sealed class S3MountHealth
     public bool Mounted { get; set; }
     public string ActiveState { get; set; } = string.Empty;
 
+    /// <summary>Seconds between the mount's health checks; 0: none.</summary>
+    public int HealthCheckIntervalSeconds { get; set; }
+
+    /// <summary>The health check timer's state: active, inactive, failed (offline: enabled, disabled), or none.</summary>
+    public string HealthCheckState { get; set; } = "none";
+
     /// <summary>True when <see cref="Health"/> is Healthy.</summary>
     public bool IsHealthy => Health == MountHealth.Healthy;
 
@@ -104,6 +119,8 @@ public sealed class S3MountHealth
         Reason = s.HealthReason,
         Mounted = s.Mounted,
         ActiveState = s.ActiveState,
+        HealthCheckIntervalSeconds = s.HealthCheckIntervalSeconds,
+        HealthCheckState = s.HealthCheckState,
     };
 
     public override string ToString() => Name + ": " + Health;
