@@ -197,12 +197,7 @@ public sealed class NodeLockTests(NodeLockLabFixture fixture, ITestOutputHelper 
         try
         {
             // Another operation holds the lock (as a converge script would: its record in the lock file) for 30 s.
-            await node.ShAsync(
-                "setsid -f flock /run/s3mount.lock sh -c 'echo \"converge lab-mount-map (pid $$, since now)\" >/run/s3mount.lock; exec sleep 30' </dev/null >/dev/null 2>&1; " +
-                "for i in $(seq 50); do grep -q converge /run/s3mount.lock && break; sleep 0.1; done; grep -q converge /run/s3mount.lock",
-                Ct);
-            holder = await node.ShAsync("sed -n 's/.*(pid \\([0-9]*\\),.*/\\1/p' /run/s3mount.lock", Ct);
-            Assert.Matches("^[0-9]+$", holder);
+            holder = await HoldNodeLockAsync(node, "converge lab-mount-map", 30);
             var clock = Stopwatch.StartNew();
             var busy = await node.RunScriptAsync(NodeOperations.Create(new CreateRequest(spec) { WaitSeconds = 30 }), new Dictionary<string, string> { ["S3M_LOCK_SECONDS"] = "3" }, TimeSpan.FromMinutes(1), Ct);
             var e = Assert.Throws<S3MountException>(() => NodeResultParser.Create(busy.Block()));

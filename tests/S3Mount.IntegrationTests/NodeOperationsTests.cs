@@ -267,7 +267,9 @@ public sealed class NodeOperationsTests(NodeOpsLabFixture fixture, ITestOutputHe
     public async Task Health_is_Healthy_NotMounted_Stale_Hung_or_Failed_and_repair_heals_after_kill_9()
     {
         var node = this.Node2;
-        var spec = MountSpec.Create("lab-bucket-2", "/srv/health");
+
+        // No health check: it would heal the Hung mount this test wants to look at (SelfHealingTests prove it does).
+        var spec = MountSpec.Create("lab-bucket-2", "/srv/health") with { HealthCheckIntervalSeconds = 0 };
         var name = spec.UnitName;
         var dropIn = $"/etc/systemd/system/{name}.d/50-test.conf";
         try
@@ -345,6 +347,7 @@ public sealed class NodeOperationsTests(NodeOpsLabFixture fixture, ITestOutputHe
         Assert.Contains("Journal:", e.Message, StringComparison.Ordinal);
         Assert.Equal(before, await node.SnapshotAsync(Ct, watched));
         Assert.Equal("not-found", await node.ShAsync($"systemctl show -p LoadState --value -- {missing.UnitName}", Ct));
+        Assert.Equal("not-found", await node.ShAsync($"systemctl show -p LoadState --value -- {HealthUnits.NameFor(missing.UnitName)}.timer", Ct));
 
         // A forced replacement whose start fails (a dead endpoint): the old unit is back byte for byte and its mount
         // runs again.

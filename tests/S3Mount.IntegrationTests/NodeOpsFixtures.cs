@@ -55,3 +55,39 @@ public sealed class NodeLockLabCollection : ICollectionFixture<NodeLockLabFixtur
     /// <summary>Collection name.</summary>
     public const string Name = "Node lock";
 }
+
+/// <summary>One node for the fault tests (issue 12): S3, no package server.</summary>
+public sealed class HealLabFixture : LabFixture
+{
+    /// <inheritdoc />
+    protected override int NodeCount => 1;
+
+    /// <inheritdoc />
+    protected override LabOptions Options => new() { StandInPreinstalled = true, StartPackageServer = false, NodeNamePrefix = "heal" };
+}
+
+/// <summary>One node with its own S3 server, which the outage test takes away for five minutes.</summary>
+public sealed class OutageLabFixture : LabFixture
+{
+    /// <inheritdoc />
+    protected override int NodeCount => 1;
+
+    /// <inheritdoc />
+    protected override LabOptions Options => new() { StandInPreinstalled = true, StartPackageServer = false, NodeNamePrefix = "outage" };
+}
+
+/// <summary>Collection of tests sharing <see cref="HealLabFixture"/>.</summary>
+[CollectionDefinition(Name)]
+public sealed class HealLabCollection : ICollectionFixture<HealLabFixture>
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "Self-healing";
+}
+
+/// <summary>Collection of tests sharing <see cref="OutageLabFixture"/> (its own S3 server, so it runs beside the others).</summary>
+[CollectionDefinition(Name)]
+public sealed class OutageLabCollection : ICollectionFixture<OutageLabFixture>
+{
+    /// <summary>Collection name.</summary>
+    public const string Name = "S3 outage";
+}

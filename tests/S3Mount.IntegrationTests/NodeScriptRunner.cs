@@ -73,14 +73,15 @@ internal static class NodeScriptRunner
         node.ShAsync($"systemctl show -p MainPID --value -- {unit}", ct);
 
     /// <summary>
-    /// Everything a node operation may touch, as text to compare: the unit directories, fuse.conf and the given
+    /// Everything a node operation may touch, as text to compare: the unit directories, fuse.conf, the health check
+    /// program's directory and the given
     /// directories (every entry with type, mode, owner, link target; every file with its size, mtime and SHA-256;
     /// directories without mtime, since creating and deleting temp files changes it), plus the mount table's
     /// mount points and sources.
     /// </summary>
     public static Task<string> SnapshotAsync(this LabNode node, CancellationToken ct, params string[] dirs)
     {
-        var roots = string.Join(" ", new[] { "/etc/systemd/system", "/usr/lib/systemd/system", "/etc/fuse.conf" }.Concat(dirs).Select(d => NodeScript.ShellQuote(d)));
+        var roots = string.Join(" ", new[] { "/etc/systemd/system", "/usr/lib/systemd/system", "/etc/fuse.conf", "/usr/local/libexec" }.Concat(dirs).Select(d => NodeScript.ShellQuote(d)));
         return node.ShAsync(
             $"for r in {roots}; do [ -e \"$r\" ] || [ -L \"$r\" ] || {{ echo \"absent $r\"; continue; }}; " +
             "find \"$r\" -xdev -type d -printf 'd %p %m %U:%G\\n'; " +
