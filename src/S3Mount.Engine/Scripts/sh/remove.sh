@@ -1,4 +1,4 @@
-# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE), delete the unit (and its
+# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE, -LazyUnmount), delete the unit (and its
 # drop-ins), daemon-reload; the directory only with REMOVE_DIR and only if empty. fuse.conf is left alone.
 # Parameters: ROOT NAMES FORCE REMOVE_DIR
 # shellcheck shell=sh
@@ -19,7 +19,7 @@ for s3m_n in $SELECTED; do
         umount -l -- "$s3m_p" >&2 2>&1 || log "umount -l $s3m_p failed"
       fi
       if mountinfo_any "$(mi_escape "$s3m_p")" >/dev/null; then
-        rec fail "$s3m_n" S3MountStillMounted "$s3m_p is still mounted after stopping $s3m_n; the unit was kept. Run again with -Force to unmount it lazily."
+        rec fail "$s3m_n" S3MountStillMounted "$s3m_p is still mounted after stopping $s3m_n; the unit was kept. Run again with -LazyUnmount to detach it lazily (umount -l), or stop what uses it."
         continue
       fi
     fi
