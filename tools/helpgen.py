@@ -216,6 +216,7 @@ cmd("Install-MountpointS3",
         "AllowVersionChange": ("switch", "Install another version than the one installed: upgrade or downgrade."),
         "SkipSignatureCheck": ("switch", "Do not verify the package signature. A warning is written and recorded in the result; never needed for real packages."),
         "TrustedFingerprint": ("string[]", "Additional trusted signing key fingerprints (40 hex digits), for test or private packages."),
+        "Root": ("string", "An offline image root on this machine (an AMI or chroot build; resolved like New-Item resolves paths; it must exist): the image's os-release decides the package, the signature is checked on this machine, and the image's own package manager installs it in a chroot. Needs root. Binds by property name."),
     }, FLEET, AWS_REGION),
     [
         ("Install-MountpointS3 -Version 1.23.0", "Installs mount-s3 1.23.0 on this machine, or does nothing if it is installed already."),

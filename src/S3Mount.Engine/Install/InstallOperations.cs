@@ -36,9 +36,11 @@ public static class InstallOperations
         }
 
         var version = NormalizeVersion(request.Version);
+        var root = NodeOperations.NormalizeRoot(request.Root);
         var p = new Dictionary<string, string>
         {
-            ["OS_RELEASE"] = request.OsReleasePath,
+            ["ROOT"] = root,
+            ["OS_RELEASE"] = root.Length > 0 ? root + "/etc/os-release" : request.OsReleasePath,
             ["MACHINE"] = request.Machine ?? string.Empty,
             ["PLAN_ONLY"] = Flag(request.PlanOnly),
             ["VERSION"] = version ?? string.Empty,

@@ -65,6 +65,10 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
     private InstallRequest? _request;
     private bool _presigned;
 
+    /// <summary>An offline image root (AMI build): install the package into it with the image's own package manager, in a chroot.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    public override string? Root { get => base.Root; set => base.Root = value; }
+
     /// <summary>The release to install, such as 1.23.0; latest when not given.</summary>
     [Parameter(Position = 0)]
     [ArgumentCompleter(typeof(VersionCompleter))]
@@ -192,16 +196,17 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
             return;
         }
 
-        if (TryLocal(out _) && ShouldProcess("this machine", what))
+        if (TryLocal(out var root) && ShouldProcess(root ?? "this machine", what))
         {
+            _request!.Root = root;
             var block = RunLocal(Script(), null);
             try
             {
-                WriteObject(MountpointInstallation.From(InstallOperations.ParseInstall(block), null));
+                WriteObject(MountpointInstallation.From(InstallOperations.ParseInstall(block), null, root));
             }
             catch (S3MountException e)
             {
-                Fail(e, LocalHostName);
+                Fail(e, root ?? LocalHostName);
             }
         }
     }

@@ -12,13 +12,13 @@ for s3m_n in $SELECTED; do
     s3m_f=$(file_of "$s3m_n")
     case $ACTION in
       enable)
-        s3m_l="$ROOT/etc/systemd/system/remote-fs.target.wants/$s3m_n"
+        s3m_l="$S3M_ETC_UNITS/remote-fs.target.wants/$s3m_n"
         if [ ! -L "$s3m_l" ] && ! { mkdir -p -- "${s3m_l%/*}" && ln -s -- "${s3m_f#"$ROOT"}" "$s3m_l"; }; then
           rec fail "$s3m_n" S3MountWriteFailed "could not enable $s3m_n in $ROOT."
           continue
         fi ;;
       disable)
-        for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done ;;
+        for s3m_w in "$S3M_ETC_UNITS"/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done ;;
     esac
     rec ok "$s3m_n" "$ACTION"
     continue

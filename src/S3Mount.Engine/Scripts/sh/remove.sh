@@ -24,7 +24,7 @@ for s3m_n in $SELECTED; do
       fi
     fi
   fi
-  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
+  for s3m_w in "$S3M_ETC_UNITS"/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
   if ! { rm -f -- "$s3m_f" && rm -rf -- "$s3m_f.d"; }; then
     rec fail "$s3m_n" S3MountWriteFailed "could not delete $s3m_f."
     continue
@@ -32,8 +32,9 @@ for s3m_n in $SELECTED; do
   s3m_reload=1
   s3m_dir=keep
   if [ "$REMOVE_DIR" = 1 ]; then
-    if rmdir -- "$ROOT$s3m_p" 2>/dev/null; then s3m_dir=removed
-    elif [ -d "$ROOT$s3m_p" ]; then s3m_dir=notempty; rec warning "$s3m_p was kept: it is not empty."
+    s3m_pd=$(rp "$s3m_p")
+    if [ -n "$s3m_pd" ] && rmdir -- "$s3m_pd" 2>/dev/null; then s3m_dir=removed
+    elif [ -d "$s3m_pd" ]; then s3m_dir=notempty; rec warning "$s3m_p was kept: it is not empty."
     else s3m_dir=absent; fi
   fi
   rec removed "$s3m_n" "${s3m_f#"$ROOT"}" "$s3m_dir"
