@@ -221,7 +221,7 @@ public class NodeScriptTests
         using var root = new ImageRoot();
         for (var i = 0; i < 5; i++)
         {
-            Sh.Run("dash", NodeOperations.Create(new CreateRequest(MountSpec.Create("genomics-bucket-" + i, "/mnt/data/set-" + i, options: new MountOptions { ReadOnly = true, AllowOther = true, Region = "us-east-1" }, user: "ec2-user")) { Root = root.Path }));
+            Sh.Run("dash", NodeOperations.Create(new CreateRequest(MountSpec.Create("genomics-bucket-" + i, "/mnt/data/set-" + i, options: new MountOptions { ReadOnly = true, AllowOther = true, BucketRegion = "us-east-1" }, user: "ec2-user")) { Root = root.Path }));
         }
 
         var output = Sh.Run("dash", NodeOperations.List(root: root.Path));

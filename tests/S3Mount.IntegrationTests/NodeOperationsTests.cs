@@ -353,7 +353,7 @@ public sealed class NodeOperationsTests(NodeOpsLabFixture fixture, ITestOutputHe
             await node.CreateAsync(new CreateRequest(old) { WaitSeconds = 30 }, Ct);
             var running = await node.SnapshotAsync(Ct, watched);
             var pid = await node.MainPidAsync(old.UnitName, Ct);
-            var broken = old with { Options = new MountOptions { EndpointUrl = "http://127.0.0.1:9/" } };
+            var broken = old with { Options = new MountOptions { S3EndpointUrl = "http://127.0.0.1:9/" } };
             // (The stand-in mounts even with a dead endpoint, but the mount never answers: stat hangs. The wait is
             // bounded in wall time: 10 s, plus one 5 s probe, plus the rollback.)
             var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -73,7 +73,7 @@ Describe 'Parameter binding' {
         $p['AccessKey'].Aliases | Should -Contain 'AK'
         $p['SecretKey'].Aliases | Should -Contain 'SK'
         $p['SessionToken'].Aliases | Should -Contain 'ST'
-        (Get-Command New-S3MountService).Parameters['SsmRegion'].Aliases | Should -Contain 'RegionToCall'
+        (Get-Command New-S3MountService).Parameters['Region'].Aliases | Should -Contain 'RegionToCall'
     }
 
     It 'collects piped objects with an InstanceId and asks once per node under -WhatIf, sending nothing' {

@@ -18,4 +18,10 @@ public static class ErrorIds
     public const string VersionInvalid = "S3MountVersionInvalid";
     public const string UnitInvalid = "S3MountUnitInvalid";
     public const string NameInvalid = "S3MountNameInvalid";
+
+    /// <summary>A field of a mount (a parameter name, a property of a piped object, a key of a mount map) that is not one.</summary>
+    public const string FieldUnknown = "S3MountFieldUnknown";
+
+    /// <summary>A field of a mount given twice, missing, or with a value of the wrong type.</summary>
+    public const string FieldInvalid = "S3MountFieldInvalid";
 }

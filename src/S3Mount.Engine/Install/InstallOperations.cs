@@ -91,7 +91,7 @@ public static class InstallOperations
                 break;
             case PackageSourceKind.File:
                 p["SOURCE"] = "file";
-                p["PKG_FILE"] = CheckPath(request.PackagePath, "The package file (-Path)");
+                p["PKG_FILE"] = CheckPath(request.PackagePath, "The package file (-PackagePath)");
                 p["SIG_FILE"] = CheckPath(request.SignaturePath ?? request.PackagePath + ".asc", "The signature file");
                 p["SOURCE_LABEL"] = request.PackagePath!;
                 p["KEYS_URL"] = request.KeysPath is null ? CheckUrl(request.KeysUrl ?? InstallRequest.OfficialKeysUrl, "The signing keys URL") : string.Empty;

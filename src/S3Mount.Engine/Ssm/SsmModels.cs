@@ -34,6 +34,9 @@ public sealed class SendCommandRequest
     public string? OutputS3KeyPrefix { get; init; }
     public string? MaxConcurrency { get; init; }
     public string? MaxErrors { get; init; }
+
+    /// <summary>CloudWatchOutputConfig: the log group (output to CloudWatch Logs is enabled when set).</summary>
+    public string? CloudWatchLogGroupName { get; init; }
 }
 
 public sealed class SsmCommand

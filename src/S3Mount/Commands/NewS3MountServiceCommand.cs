@@ -15,14 +15,8 @@ namespace S3Mount.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountService))]
-public sealed class NewS3MountServiceCommand : NodeCmdlet
+public sealed class NewS3MountServiceCommand : AwsCmdlet
 {
-    // Parameters whose name differs from the MountOptions property (and the mount-s3 option) they set.
-    private static readonly Dictionary<string, string> Renamed = new(StringComparer.Ordinal)
-    {
-        [nameof(MountOptions.Debug)] = nameof(DebugLogging),
-    };
-
     private MountSpec? _spec;
 
     /// <summary>A bucket name, directory bucket, access point alias or ARN, or <c>s3://bucket/prefix/</c>.</summary>
@@ -40,97 +34,93 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     public string? Prefix { get; set; }
 
     /// <summary>The user the service runs as (default root).</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? User { get; set; }
 
     /// <summary>The group the service runs as (default: the user's primary group).</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? Group { get; set; }
 
+    /// <summary>
+    /// The mount-s3 options of an existing mount (the Options property of Get-S3MountService output, which binds by
+    /// property name): the base that every option parameter given here overrides, so a round trip keeps every option.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Options")]
+    public MountOptions? Option { get; set; }
+
     // mount-s3 options, one parameter each (the mount-s3 option is in the help of each).
-    [Parameter] public string? Region { get; set; }
-    [Parameter] public string? EndpointUrl { get; set; }
-    [Parameter] public SwitchParameter ForcePathStyle { get; set; }
-    [Parameter] public SwitchParameter TransferAcceleration { get; set; }
-    [Parameter] public SwitchParameter DualStack { get; set; }
-    [Parameter] public SwitchParameter RequesterPays { get; set; }
-    [Parameter][ValidateSet("general-purpose", "directory")] public string? BucketType { get; set; }
-    [Parameter] public string? StorageClass { get; set; }
-    [Parameter] public string? ExpectedBucketOwner { get; set; }
-    [Parameter][ValidateSet("aws:kms", "aws:kms:dsse", "AES256")] public string? Sse { get; set; }
-    [Parameter] public string? SseKmsKeyId { get; set; }
-    [Parameter][ValidateSet("crc32c", "crc64nvme", "off")] public string? UploadChecksums { get; set; }
-    [Parameter] public SwitchParameter InferContentType { get; set; }
-    [Parameter] public SwitchParameter NoSignRequest { get; set; }
-    [Parameter] public string? Profile { get; set; }
-    [Parameter] public string? CaBundle { get; set; }
-    [Parameter] public string[]? Bind { get; set; }
-    [Parameter] public string? UserAgentPrefix { get; set; }
-    [Parameter] public SwitchParameter ReadOnly { get; set; }
-    [Parameter] public SwitchParameter AllowDelete { get; set; }
-    [Parameter] public SwitchParameter AllowOverwrite { get; set; }
-    [Parameter] public SwitchParameter IncrementalUpload { get; set; }
-    [Parameter] public SwitchParameter AutoUnmount { get; set; }
-    [Parameter] public SwitchParameter AllowRoot { get; set; }
-    [Parameter] public SwitchParameter AllowOther { get; set; }
-    [Parameter] public long? Uid { get; set; }
-    [Parameter] public long? Gid { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? BucketRegion { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? S3EndpointUrl { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter ForcePathStyle { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter TransferAcceleration { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter DualStack { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter RequesterPays { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ValidateSet("general-purpose", "directory")] public string? BucketType { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? StorageClass { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? ExpectedBucketOwner { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ValidateSet("aws:kms", "aws:kms:dsse", "AES256")] public string? Sse { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? SseKmsKeyId { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ValidateSet("crc32c", "crc64nvme", "off")] public string? UploadChecksums { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter InferContentType { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoSignRequest { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? S3Profile { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? CaBundle { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string[]? Bind { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? UserAgentPrefix { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter ReadOnly { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowDelete { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowOverwrite { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter IncrementalUpload { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AutoUnmount { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowRoot { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowOther { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? Uid { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? Gid { get; set; }
     [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? DirMode { get; set; }
     [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? FileMode { get; set; }
-    [Parameter] public int? MaximumThroughputGbps { get; set; }
-    [Parameter] public int? MaxThreads { get; set; }
-    [Parameter] public long? PartSize { get; set; }
-    [Parameter] public long? ReadPartSize { get; set; }
-    [Parameter] public long? WritePartSize { get; set; }
-    [Parameter] public long? MemoryTargetMiB { get; set; }
-    [Parameter] public string? LogDirectory { get; set; }
-    [Parameter] public SwitchParameter LogMetrics { get; set; }
-    [Parameter] public string? OtlpEndpoint { get; set; }
-    [Parameter] public int? OtlpExportInterval { get; set; }
-    [Parameter] public SwitchParameter DebugLogging { get; set; }
-    [Parameter] public SwitchParameter DebugCrt { get; set; }
-    [Parameter] public SwitchParameter NoLog { get; set; }
-    [Parameter] public string? CacheDirectory { get; set; }
-    [Parameter] public long? MaxCacheSizeMiB { get; set; }
-    [Parameter] public string? MetadataTtl { get; set; }
-    [Parameter] public string? NegativeMetadataTtl { get; set; }
-    [Parameter] public string? CacheExpressBucket { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaximumThroughputGbps { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaxThreads { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? PartSize { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? ReadPartSize { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? WritePartSize { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? MemoryTargetMiB { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? LogDirectory { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter LogMetrics { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? OtlpEndpoint { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public int? OtlpExportInterval { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter DebugLogging { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter DebugCrt { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoLog { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? CacheDirectory { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? MaxCacheSizeMiB { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? MetadataTtl { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? NegativeMetadataTtl { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? CacheExpressBucket { get; set; }
 
     /// <summary>mount-s3 options S3Mount does not model, each <c>--name</c> or <c>--name=value</c>; checked against the node's mount-s3.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("ExtraArguments")]
     public string[]? ExtraArgument { get; set; }
 
     /// <summary>Environment for the service, each <c>NAME=value</c>.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public string[]? Environment { get; set; }
 
     /// <summary>Write and enable the unit, but do not start it.</summary>
-    [Parameter] public SwitchParameter NoStart { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoStart { get; set; }
 
     /// <summary>Do not enable the unit (it will not mount at boot).</summary>
-    [Parameter] public SwitchParameter NoEnable { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoEnable { get; set; }
 
     /// <summary>Replace a service with other settings, or adopt a recipe-made unit (the mount restarts); skips confirmation.</summary>
-    [Parameter] public SwitchParameter Force { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter Force { get; set; }
 
     /// <summary>Keep the new unit when its start fails, instead of rolling back.</summary>
-    [Parameter] public SwitchParameter KeepOnFailure { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter KeepOnFailure { get; set; }
 
     /// <summary>An offline image root (AMI or chroot build): write the unit, the enable link and the directory into it; start nothing.</summary>
-    [Parameter] public string? Root { get; set; }
-
-    /// <summary>The Region SSM is called in (-Region is the bucket's Region for mount-s3).</summary>
-    [Parameter]
-    [Alias("RegionToCall")]
-    public string? SsmRegion { get; set; }
-
-    /// <summary>An SSM endpoint URL (-EndpointUrl is the S3 endpoint for mount-s3).</summary>
-    [Parameter]
-    public string? SsmEndpoint { get; set; }
-
-    protected override string? SsmRegionValue => SsmRegion;
-
-    protected override string? SsmEndpointValue => SsmEndpoint;
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? Root { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -207,41 +197,24 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
         WriteObject(s);
     }
 
-    /// <summary>The spec from the bound parameters: every option goes through the same text parser that reads units back.</summary>
+    /// <summary>
+    /// The spec from this record's bound parameters, over the options of a piped mount (-Option): every field goes
+    /// through <see cref="MountSpecFields"/>, the one reading of mount fields for parameters, piped objects and maps.
+    /// </summary>
     internal MountSpec BuildSpec()
     {
-        var options = MountOptions.Default;
-        var bound = MyInvocation.BoundParameters;
-        foreach (var d in OptionCatalog.All)
-        {
-            var param = Renamed.TryGetValue(d.Property, out var r) ? r : d.Property;
-            if (!bound.TryGetValue(param, out var value) || value is null)
-            {
-                continue;
-            }
-
-            if (value is SwitchParameter sw)
-            {
-                if (sw.IsPresent)
-                {
-                    options = d.Set(options);
-                }
-
-                continue;
-            }
-
-            var texts = value is Array a ? a.Cast<object>().Select(Text).ToArray() : new[] { Text(value) };
-            options = d.Arity == OptionArity.Repeated ? d.Set(options, texts) : d.Set(options, texts[0]);
-        }
-
-        var spec = MountSpec.Create(Bucket, Path, Prefix, options, User, Group) with
-        {
-            ExtraArguments = ExtraArgument ?? Array.Empty<string>(),
-            Environment = Environment ?? Array.Empty<string>(),
-        };
-        SpecValidator.EnsureValid(spec);
-        return spec;
+        var values = MyInvocation.BoundParameters
+            .Where(kv => MountSpecFields.Canonical(kv.Key) is not null)
+            .Select(kv => new KeyValuePair<string, object?>(kv.Key, Plain(kv.Value)));
+        return MountSpecFields.Build(new MountSpec { Options = Option ?? MountOptions.Default }, values);
     }
 
-    private static string Text(object value) => value is PSObject p ? Text(p.BaseObject) : Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty;
+    // PowerShell values as the engine takes them: switches as Booleans, wrapped objects unwrapped.
+    private static object? Plain(object? value) => value switch
+    {
+        SwitchParameter sw => sw.IsPresent,
+        PSObject p => Plain(p.BaseObject),
+        object[] a => a.Select(Plain).ToArray(),
+        _ => value,
+    };
 }

@@ -64,7 +64,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
 
     /// <summary>An AWS credentials profile (AWS.Tools: -ProfileName).</summary>
     [Parameter]
-    [Alias("StoredCredentials", "AWSProfileName")]
+    [Alias("Profile", "StoredCredentials", "AWSProfileName")]
     public string? ProfileName { get; set; }
 
     /// <summary>The credentials file the profile is read from.</summary>

@@ -7,20 +7,37 @@ using S3Mount.Engine.Units;
 namespace S3Mount;
 
 /// <summary>
-/// A mount service on a node. Carries <c>Name</c>, <c>InstanceId</c>, <c>ComputerName</c>, <c>Bucket</c> and <c>Path</c>,
-/// so it pipes into the other S3Mount cmdlets and goes back to the right node.
+/// A mount service on a node. Carries where it is (<c>InstanceId</c> for a fleet node, <c>Root</c> for an offline
+/// image, neither for this machine) and <c>Name</c>, <c>Bucket</c>, <c>Prefix</c>, <c>Path</c>, <c>User</c>,
+/// <c>Group</c>, <c>Options</c>, <c>ExtraArguments</c>, <c>Environment</c>, which the other cmdlets bind by property
+/// name: piped on, it acts where it came from, and New-S3MountService rebuilds exactly this mount from it.
 /// </summary>
 public sealed class S3MountService
 {
     public string Name { get; set; } = string.Empty;
 
-    /// <summary>The EC2 instance the service is on, when reached through SSM; null on this machine.</summary>
+    /// <summary>Where the service is, as the Node column shows it: the instance id, the image root, or the host name.</summary>
+    public string Node => InstanceId ?? Root ?? ComputerName ?? string.Empty;
+
+    /// <summary>The EC2 instance the service is on, when reached through SSM; null on this machine and in an image.</summary>
     public string? InstanceId { get; set; }
 
+    /// <summary>The host name the node reported.</summary>
     public string? ComputerName { get; set; }
+
+    /// <summary>The offline image root the service was read from or written to; null on a live node.</summary>
+    public string? Root { get; set; }
+
+    /// <summary>The SSM command that reached the node (fleet results only).</summary>
+    public string? CommandId { get; set; }
+
     public string Bucket { get; set; } = string.Empty;
     public string? Prefix { get; set; }
     public string Path { get; set; } = string.Empty;
+
+    /// <summary><c>s3://bucket/prefix/</c>.</summary>
+    public string Uri => "s3://" + Bucket + "/" + (Prefix ?? string.Empty);
+
     public string User { get; set; } = "root";
     public string? Group { get; set; }
     public MountHealth Health { get; set; }
@@ -32,7 +49,10 @@ public sealed class S3MountService
     public int Restarts { get; set; }
     public UnitOrigin Origin { get; set; }
     public string UnitPath { get; set; } = string.Empty;
+
+    /// <summary>The mount-s3 options; shown as mount-s3 takes them (<c>--read-only --allow-other</c>).</summary>
     public MountOptions Options { get; set; } = MountOptions.Default;
+
     public string[] ExtraArguments { get; set; } = Array.Empty<string>();
     public string[] Environment { get; set; } = Array.Empty<string>();
     public string[] Warnings { get; set; } = Array.Empty<string>();
@@ -43,16 +63,13 @@ public sealed class S3MountService
     /// <summary>New-S3MountService only: a recipe-made unit was taken over under its name.</summary>
     public bool? Adopted { get; set; }
 
-    /// <summary>The whole model, for New-S3MountService -Force round trips and scripting.</summary>
-    public MountSpec Spec { get; set; } = new();
-
-    public string Uri => Spec.Uri;
-
-    internal static S3MountService From(MountService s, string? instanceId) => new()
+    internal static S3MountService From(MountService s, string? instanceId, string? root = null, string? commandId = null) => new()
     {
         Name = s.Name,
         InstanceId = instanceId ?? s.InstanceId,
         ComputerName = s.ComputerName,
+        Root = root,
+        CommandId = commandId,
         Bucket = s.Bucket,
         Prefix = s.Prefix,
         Path = s.Path,
@@ -71,7 +88,6 @@ public sealed class S3MountService
         ExtraArguments = s.Spec.ExtraArguments.ToArray(),
         Environment = s.Spec.Environment.ToArray(),
         Warnings = s.Warnings.ToArray(),
-        Spec = s.Spec,
     };
 
     public override string ToString() => Name;
