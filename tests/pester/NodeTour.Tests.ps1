@@ -21,7 +21,6 @@ BeforeAll {
 Describe 'The module inside a real node: the README one-node tour in a booted lab node' {
     BeforeAll {
         $innerDir = Join-Path $PSScriptRoot 'node'
-        $innerFile = Join-Path $innerDir 'OneNodeTour.ps1'
         $labScript = Join-Path $RepoRoot 'tests/lab/lab.sh'
 
         function Get-LabUnavailableReason {
@@ -89,6 +88,7 @@ Describe 'The module inside a real node: the README one-node tour in a booted la
 
         $timings = [ordered]@{}
         $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        $null = Invoke-Lab destroy-all # what an interrupted earlier run of this session left (this lab id only)
         $null = Invoke-Lab s3, start
         $pkg = @{}
         foreach ($line in Invoke-Lab pkg, serve) { $k, $v = $line -split '=', 2; $pkg[$k] = $v }
