@@ -14,7 +14,7 @@ import subprocess
 from xml.sax.saxutils import escape
 
 FLEET = {
-    "InstanceId": ("string[]", "EC2 or managed-instance ids (i-0123456789abcdef0, mi-...) to act on through SSM Run Command; each is checked locally (S3MountInstanceIdInvalid) before anything is sent. Binds by property name (aliases Instance, Instances), so EC2 Instance and Reservation objects (what Get-EC2Instance returns), SSM InstanceInformation objects and S3Mount's own output pipe straight in. Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId, -Target or -Root the cmdlet acts on this machine."),
+    "InstanceId": ("string[]", "EC2 or managed-instance ids (i-0123456789abcdef0, mi-...) to act on through SSM Run Command; each is checked locally (S3MountInstanceIdInvalid) before anything is sent. Binds by property name (aliases Instance, Instances), so EC2 Instance and Reservation objects (what Get-EC2Instance returns), SSM InstanceInformation objects and S3Mount's own output pipe straight in, each going to the instance it names (see -InputObject). Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId, -Target or -Root the cmdlet acts on this machine."),
     "Target": ("SsmTarget[]", "SSM targets instead of instance ids (at most 5), as strings Key=Value[,Value...] (tag:Role=hpc-compute, tag-key=Scratch, resource-groups:Name=my-group), as hashtables @{Key='tag:Role'; Values='hpc-compute'}, or as AWS.Tools Target objects."),
     "InputObject": ("PSObject", "The objects you pipe in. Each acts where it came from: an object with an InstanceId (S3Mount's fleet output, EC2 and SSM instance objects, EC2 Reservations) goes to that instance through SSM, one with a Root (listed from an image) to that image, anything else to this machine; -InstanceId, -Target or -Root on the command line decide instead. A string is a mount path."),
     "OutputS3Region": ("string", "The Region of -OutputS3BucketName, when it is not the Region SSM is called in."),
@@ -123,7 +123,7 @@ cmd("New-S3MountService",
         "NoEnable": ("switch", "Do not enable the unit (it will not mount at boot)."),
         "Force": ("switch", "Replace a service that has other settings, or adopt a recipe-made unit; the mount restarts. Also skips confirmation (never -WhatIf)."),
         "KeepOnFailure": ("switch", "When the start fails, keep the new unit for inspection instead of rolling back."),
-        "Root": ("string", "An offline image root on this machine (resolved like New-Item resolves paths: relative to the current location, ~, PSDrives; it must exist): write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd and every path inside the image as a chroot would (a link never leads out of it); nothing is started. Needs no systemd and no AWS. Binds by property name."),
+        "Root": ("string", "An offline image root on this machine (resolved like New-Item resolves paths: relative to the current location, ~, PSDrives; it must exist): write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd and every path inside the image as a chroot would (a link never leads out of it); nothing is started. Needs no systemd and no AWS."),
         "Option": ("MountOptions", "The mount-s3 options of an existing mount, as the Options property of Get-S3MountService output (alias Options; binds by property name): the base every option parameter given here overrides, so Get-S3MountService | New-S3MountService -Force keeps every option and changes only what you pass."),
     }, FLEET, AWS_REGION),
     [
@@ -139,7 +139,7 @@ cmd("Get-S3MountService",
     "Lists every mountpoint-s3-*.service in /etc/systemd/system and /usr/lib/systemd/system, S3Mount's own and those the field recipe made, with bucket, prefix, path, options, user, group, unit path, active and sub state, enabled, mounted, health (Healthy, NotMounted, Stale, Hung, Failed) and origin. One script run per node: one systemctl show for all units. Warnings list the defects of recipe-made units. Reading needs no root. " + NODE_NOTE,
     merge(SELECT, {
         "Bucket": ("string[]", "Only services of these buckets (wildcards allowed)."),
-        "Root": ("string", "List the units of an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. The objects carry Root, so piping them on acts in that image. Binds by property name."),
+        "Root": ("string", "List the units of an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. The objects carry Root, so piping them on acts in that image."),
     }, FLEET, AWS_REGION),
     [
         ("Get-S3MountService", "Lists the mount services of this machine."),
@@ -155,7 +155,7 @@ cmd("Remove-S3MountService",
         "Force": ("switch", "Skip confirmation (never -WhatIf)."),
         "LazyUnmount": ("switch", "When the mount is still there after the service stopped (something holds it busy), detach it lazily (umount -l) and remove the unit; without it the unit is kept and an S3MountStillMounted error is written."),
         "RemoveDirectory": ("switch", "Also remove the mount directory when it is empty."),
-        "Root": ("string", "Remove from an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. Binds by property name, so Get-S3MountService -Root output goes back to its image."),
+        "Root": ("string", "Remove from an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. Objects listed with -Root carry it, so piped they go back to their image."),
     }, FLEET, AWS_REGION),
     [
         ("Remove-S3MountService -Path /mnt/s3 -RemoveDirectory", "Removes the service that mounts /mnt/s3 on this machine, and the empty directory."),
@@ -172,7 +172,7 @@ for verb, syn, desc, ex_local, ex_fleet in [
 ]:
     cmd(verb + "-S3MountService", syn, desc + " Per-service failures are non-terminating errors. " + NODE_NOTE,
         merge(SELECT, {"PassThru": ("switch", "Write each service, with its state and health after the action.")},
-              {"Root": ("string", f"{verb} the unit in an offline image root on this machine (its remote-fs.target.wants link; resolved like New-Item resolves paths; it must exist). Binds by property name.")} if verb in ("Enable", "Disable") else {},
+              {"Root": ("string", f"{verb} the unit in an offline image root on this machine (its remote-fs.target.wants link; resolved like New-Item resolves paths; it must exist).")} if verb in ("Enable", "Disable") else {},
               FLEET, AWS_REGION),
         [(ex_local, "Acts on a service of this machine."), (ex_fleet, "Acts on services across a fleet through SSM, one batched command per group of nodes.")],
         ["S3Mount.S3MountService"])
@@ -181,7 +181,7 @@ cmd("Test-S3MountService",
     "Tests the health of mount services.",
     "Reports for each service: Healthy (mounted by mount-s3 and a stat of the path answers), NotMounted (stopped, starting, or active without a mount), Stale (the path answers 'Transport endpoint is not connected': the daemon died), Hung (a stat did not answer within 5 s) or Failed (the unit failed), with the reason. " + NODE_NOTE,
     merge(SELECT, {"Quiet": ("switch", "Return one Boolean: True when every selected service is healthy."),
-                   "Root": ("string", "Test the units of an offline image root on this machine (nothing runs in an image, so every service is NotMounted; useful to check what an image will mount). Binds by property name.")}, FLEET, AWS_REGION),
+                   "Root": ("string", "Test the units of an offline image root on this machine (nothing runs in an image, so every service is NotMounted; useful to check what an image will mount).")}, FLEET, AWS_REGION),
     [
         ("Test-S3MountService -Quiet", "True when every mount of this machine is healthy."),
         ("Test-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy", "The unhealthy mounts of a fleet, with their reasons."),
@@ -216,7 +216,7 @@ cmd("Install-MountpointS3",
         "AllowVersionChange": ("switch", "Install another version than the one installed: upgrade or downgrade."),
         "SkipSignatureCheck": ("switch", "Do not verify the package signature. A warning is written and recorded in the result; never needed for real packages."),
         "TrustedFingerprint": ("string[]", "Additional trusted signing key fingerprints (40 hex digits), for test or private packages."),
-        "Root": ("string", "An offline image root on this machine (an AMI or chroot build; resolved like New-Item resolves paths; it must exist): the image's os-release decides the package, the signature is checked on this machine, and the image's own package manager installs it in a chroot. Needs root. Binds by property name."),
+        "Root": ("string", "An offline image root on this machine (an AMI or chroot build; resolved like New-Item resolves paths; it must exist): the image's os-release decides the package, the signature is checked on this machine, and the image's own package manager installs it in a chroot. Needs root."),
     }, FLEET, AWS_REGION),
     [
         ("Install-MountpointS3 -Version 1.23.0", "Installs mount-s3 1.23.0 on this machine, or does nothing if it is installed already."),
@@ -228,7 +228,7 @@ cmd("Install-MountpointS3",
 cmd("Get-MountpointS3",
     "Reports the installed Mountpoint for Amazon S3 version.",
     "Reports the node (OS id and version, architecture, package format) and the installed mount-s3 (version, parsed from both the official 'mount-s3 1.23.0' and the distribution 'mount-s3 1.21.0+1.amzn2023' formats, binary path, package). Changes nothing and needs no root. " + NODE_NOTE,
-    merge({"Root": ("string", "Report an offline image root on this machine instead (its os-release and the mount-s3 package in its package database; nothing of the image runs). Resolved like New-Item resolves paths; it must exist. Binds by property name.")}, FLEET, AWS_REGION),
+    merge({"Root": ("string", "Report an offline image root on this machine instead (its os-release and the mount-s3 package in its package database; nothing of the image runs). Resolved like New-Item resolves paths; it must exist.")}, FLEET, AWS_REGION),
     [
         ("Get-MountpointS3", "The mount-s3 installed on this machine."),
         ("Get-MountpointS3 -InstanceId $ids | Where-Object InstalledVersion -lt '1.23.0' | Sort-Object InstalledVersion", "The nodes of a fleet that still run an older mount-s3, oldest first: versions compare and sort as versions."),

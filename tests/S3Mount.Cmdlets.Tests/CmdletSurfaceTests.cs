@@ -83,6 +83,11 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
         Assert.Equal("InstanceId", Named(idSets[0], "ParameterSetName"));
         Assert.True(Named(idSets[0], "Mandatory") is true);
         Assert.True(Named(idSets[0], "ValueFromPipelineByPropertyName") is true);
+
+        // Piped objects bring their InstanceId (or Root) through -InputObject, the one by-value parameter of every set.
+        var input = Attrs(ps["InputObject"], "ParameterAttribute").Single();
+        Assert.True(Named(input, "ValueFromPipeline") is true);
+        Assert.Null(Named(input, "ParameterSetName"));
         Assert.Equal(typeof(string[]).FullName, id.PropertyType.FullName);
         Assert.Equal("Local", Named(Attr(t, "CmdletAttribute")!, "DefaultParameterSetName"));
 

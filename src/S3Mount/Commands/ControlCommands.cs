@@ -69,6 +69,8 @@ public sealed class EnableS3MountServiceCommand : ControlCmdlet
 
     /// <summary>An offline image root: enable the unit there (its remote-fs.target.wants link).</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 }
 
@@ -81,5 +83,7 @@ public sealed class DisableS3MountServiceCommand : ControlCmdlet
 
     /// <summary>An offline image root: disable the unit there (its remote-fs.target.wants link).</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 }

@@ -19,6 +19,8 @@ public sealed class GetS3MountServiceCommand : ServiceCmdlet<NodeResult<MountSer
 
     /// <summary>An offline image root to list from instead of this machine.</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override string Activity => "Get-S3MountService";

@@ -14,6 +14,8 @@ public sealed class GetMountpointS3Command : NodeCmdlet
 {
     /// <summary>An offline image root: report its OS and the mount-s3 package installed in it (nothing of the image runs).</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override void ProcessRecord()
@@ -67,6 +69,8 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
 
     /// <summary>An offline image root (AMI build): install the package into it with the image's own package manager, in a chroot.</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 
     /// <summary>The release to install, such as 1.23.0; latest when not given.</summary>

@@ -123,6 +123,8 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
 
     /// <summary>An offline image root (AMI or chroot build): write the unit, the enable link and the directory into it; start nothing.</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override void ProcessRecord()

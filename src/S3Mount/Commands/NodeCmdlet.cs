@@ -36,8 +36,9 @@ public abstract class NodeCmdlet : S3MountCmdlet
     [Parameter(Mandatory = true, ParameterSetName = InstanceSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Instance", "Instances")]
     [InstanceIdTransformation]
-    [ValidateNotNullOrEmpty]
-    public string[] InstanceId { get; set; } = Array.Empty<string>();
+    [AllowNull]
+    [AllowEmptyCollection]
+    public string[]? InstanceId { get; set; }
 
     /// <summary>SSM targets: <c>tag:Role=hpc-compute</c>, <c>@{Key='tag:Role';Values='hpc-compute'}</c>, SSM Target objects (at most 5).</summary>
     [Parameter(Mandatory = true, ParameterSetName = TargetSet)]
@@ -156,19 +157,43 @@ public abstract class NodeCmdlet : S3MountCmdlet
     [Alias("ST")]
     public string? SessionToken { get; set; }
 
+    // What the command line named, captured before any piped object is bound. PowerShell settles the parameter set
+    // before the first piped object arrives, and a local object binds a null InstanceId or Root into another set, so
+    // where a record acts is decided here: the command line's place first, else the piped object's own.
+    private HashSet<string>? _commandLine;
+
+    protected override void BeginProcessing()
+    {
+        _commandLine = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
+        base.BeginProcessing();
+    }
+
+    private bool OnCommandLine(string parameter) => (_commandLine ??= new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase)).Contains(parameter);
+
+    // The parameters that exist only in the fleet sets (-Region, -ProfileName, -MaxErrors, ...).
+    private static readonly HashSet<string> FleetOnly = new(
+        typeof(NodeCmdlet).GetProperties()
+            .Where(p => p.GetCustomAttributes(typeof(ParameterAttribute), true).Cast<ParameterAttribute>().ToList() is { Count: > 0 } a
+                && a.All(x => x.ParameterSetName is InstanceSet or TargetSet))
+            .Select(p => p.Name),
+        StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>True when the command line gave SSM parameters but no place: the piped objects must name instances.</summary>
+    private bool FleetIntended => (_commandLine ?? new HashSet<string>()).Overlaps(FleetOnly);
+
     /// <summary>True when this record targets a fleet: -InstanceId or -Target, or a piped object of a fleet node.</summary>
-    protected bool IsFleet => ParameterSetName is InstanceSet or TargetSet || (ParameterSetName == LocalSet && PipedInstances().Count > 0);
-
-    // The instance ids a piped object names (Local set only: the command line named no place).
-    private IReadOnlyList<string> PipedInstances() =>
-        InputObject is null || InputObject.BaseObject is string ? Array.Empty<string>() : InstanceIdTransformationAttribute.IdsOf(InputObject.BaseObject).ToList();
-
-    // The image a piped object was listed from (Local set only).
-    private string? PipedRoot() =>
-        InputObject is null || InputObject.BaseObject is string ? null : Shape.Property(InputObject, "Root") as string is { Length: > 0 } r ? r : null;
+    protected bool IsFleet => IsTargets || OnCommandLine(nameof(InstanceId)) || (!OnCommandLine(nameof(Root)) && (PipedInstances().Count > 0 || FleetIntended));
 
     /// <summary>True for -Target: one run over the targets, sent in EndProcessing.</summary>
-    protected bool IsTargets => ParameterSetName == TargetSet;
+    protected bool IsTargets => OnCommandLine(nameof(Target));
+
+    // The instance ids a piped object names.
+    private IReadOnlyList<string> PipedInstances() =>
+        InputObject is null || InputObject.BaseObject is string ? Array.Empty<string>() : InstanceIdTransformationAttribute.IdsOf(InputObject).ToList();
+
+    // The image a piped object was listed from.
+    private string? PipedRoot() =>
+        InputObject is null || InputObject.BaseObject is string ? null : Shape.Property(InputObject, "Root") as string is { Length: > 0 } r ? r : null;
 
     /// <summary>
     /// The instance ids of this record, distinct; an id that is not an EC2 (i-...) or managed-instance (mi-...) id is
@@ -177,7 +202,14 @@ public abstract class NodeCmdlet : S3MountCmdlet
     protected IReadOnlyList<string> CurrentInstances()
     {
         var ids = new List<string>();
-        var named = ParameterSetName == InstanceSet ? InstanceId : PipedInstances();
+        IReadOnlyList<string> named = OnCommandLine(nameof(InstanceId)) ? InstanceId ?? Array.Empty<string>() : PipedInstances();
+        if (named.Count == 0)
+        {
+            Fail(new S3MountException("S3MountInstanceIdMissing", S3MountErrorKind.InvalidArgument,
+                "No instance to act on: give -InstanceId (or -Target), or pipe objects that carry an InstanceId (S3Mount's fleet output, EC2 or SSM instance objects). The SSM parameters (-Region, -ProfileName, ...) only apply to a fleet.",
+                InputObject?.BaseObject), InputObject?.BaseObject);
+        }
+
         foreach (var id in named.Where(i => !string.IsNullOrEmpty(i)).Distinct(StringComparer.Ordinal))
         {
             if (InstanceIdForm.IsMatch(id))
@@ -200,7 +232,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
     protected bool TryLocal(out string? root)
     {
         root = null;
-        var named = ParameterSetName == RootSet ? Root : PipedRoot();
+        var named = OnCommandLine(nameof(Root)) ? Root : PipedRoot();
         if (named is null)
         {
             return true;

@@ -28,6 +28,8 @@ public sealed class RemoveS3MountServiceCommand : ServiceCmdlet<NodeResult<Remov
 
     /// <summary>An offline image root to remove from instead of this machine.</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override string Activity => "Remove-S3MountService";

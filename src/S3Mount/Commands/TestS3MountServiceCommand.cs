@@ -20,6 +20,8 @@ public sealed class TestS3MountServiceCommand : ServiceCmdlet<NodeResult<MountSe
 
     /// <summary>An offline image root to test the units of (nothing runs in an image: every service is NotMounted).</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
     public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override string Activity => "Test-S3MountService";

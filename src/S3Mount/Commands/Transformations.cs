@@ -13,7 +13,8 @@ namespace S3Mount.Commands;
 /// </summary>
 internal static class Shape
 {
-    public static object? Unwrap(object? value) => value is PSObject p ? p.BaseObject : value;
+    /// <summary>The object behind a PSObject; a PSCustomObject stays wrapped (its properties live on the wrapper).</summary>
+    public static object? Unwrap(object? value) => value is PSObject p && p.BaseObject is not PSCustomObject ? p.BaseObject : value;
 
     /// <summary>A property by name (case-insensitive), through PowerShell's adapter so PSCustomObject and .NET objects read alike.</summary>
     public static object? Property(object? value, string name) =>
