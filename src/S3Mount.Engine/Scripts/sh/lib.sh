@@ -237,6 +237,7 @@ emit_states() {
       s3m_ese=disabled
       for s3m_esw in "$S3M_ETC_UNITS"/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
       rec state "$s3m_esn" inactive dead "$s3m_ese" "" 0
+      rec health "$s3m_esn" NotMounted 0 "an offline image: nothing is mounted until it boots"
     done
     return 0
   fi
