@@ -81,7 +81,7 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
         var idSets = Attrs(id, "ParameterAttribute").ToList();
         Assert.Single(idSets);
         Assert.Equal("InstanceId", Named(idSets[0], "ParameterSetName"));
-        Assert.False(Named(idSets[0], "Mandatory") is true);
+        Assert.True(Named(idSets[0], "Mandatory") is true);
         Assert.True(Named(idSets[0], "ValueFromPipelineByPropertyName") is true);
 
         // Piped objects bring their InstanceId (or Root) through -InputObject, the one by-value parameter of every set.

@@ -32,12 +32,8 @@ public abstract class NodeCmdlet : S3MountCmdlet
 
     private readonly List<(string InstanceId, NodeScript Script, object Context)> _fleetWork = new();
 
-    /// <summary>
-    /// EC2 instance ids (or EC2 Instance, Reservation, SSM InstanceInformation and S3Mount objects, by property name).
-    /// Not mandatory in its set, so SSM parameters without any instance select this set and get a clear
-    /// S3MountInstanceIdMissing instead of PowerShell's "parameter set cannot be resolved".
-    /// </summary>
-    [Parameter(ParameterSetName = InstanceSet, ValueFromPipelineByPropertyName = true)]
+    /// <summary>EC2 instance ids (or EC2 Instance, Reservation, SSM InstanceInformation and S3Mount objects, by property name).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InstanceSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Instance", "Instances")]
     [InstanceIdTransformation]
     [AllowNull]
