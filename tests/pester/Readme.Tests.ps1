@@ -9,22 +9,12 @@
 #   setup/ci  what .ci/run runs on a clean clone (checked here to be exactly the README's commands)
 # Other kinds are declared in $Runners below by the files that run them.
 BeforeDiscovery {
-    function Get-ReadmeBlock {
-        $readme = Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot '..' '..' 'README.md')
-        @([regex]::Matches($readme, '(?ms)(?:<!-- readme-test: (?<kind>[a-z-]+) -->\s*\n)?```(?<lang>[a-z]*)\n(?<code>.*?)\n```') | ForEach-Object {
-                @{ Kind = $_.Groups['kind'].Value; Lang = $_.Groups['lang'].Value; Code = $_.Groups['code'].Value; Line = ($readme.Substring(0, $_.Index) -split "`n").Count }
-            })
-    }
+    . (Join-Path $PSScriptRoot 'ReadmeBlocks.ps1')
     $blocks = Get-ReadmeBlock
 }
 
 BeforeAll {
-    function Get-ReadmeBlock {
-        $readme = Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot '..' '..' 'README.md')
-        @([regex]::Matches($readme, '(?ms)(?:<!-- readme-test: (?<kind>[a-z-]+) -->\s*\n)?```(?<lang>[a-z]*)\n(?<code>.*?)\n```') | ForEach-Object {
-                @{ Kind = $_.Groups['kind'].Value; Lang = $_.Groups['lang'].Value; Code = $_.Groups['code'].Value; Line = ($readme.Substring(0, $_.Index) -split "`n").Count }
-            })
-    }
+    . (Join-Path $PSScriptRoot 'ReadmeBlocks.ps1')
     $blocks = Get-ReadmeBlock
     . (Join-Path $PSScriptRoot 'Shared.ps1')
     $readmePath = Join-Path $RepoRoot 'README.md'
