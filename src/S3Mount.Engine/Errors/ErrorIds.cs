@@ -29,6 +29,9 @@ public static class ErrorIds
     /// <summary>A mount map with one or more problems; each problem carries its own id below (or a field id above).</summary>
     public const string MapInvalid = "S3MountMapInvalid";
 
+    /// <summary>A map file (-MapPath) that does not exist.</summary>
+    public const string MapNotFound = "S3MountMapNotFound";
+
     /// <summary>A map file that does not parse as a PowerShell data file.</summary>
     public const string MapSyntax = "S3MountMapSyntax";
 

@@ -115,9 +115,7 @@ public abstract class ServiceCmdlet : AwsCmdlet
     /// </summary>
     protected bool Approve(string target, string action, bool force)
     {
-        var whatIf = (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent)
-            || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
-        if (force && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+        if (force && !IsWhatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
         {
             WriteVerbose($"Performing the operation \"{action}\" on target \"{target}\" (-Force).");
             return true;
