@@ -24,16 +24,17 @@ load_mount() {
   done
 }
 
-# in_sync: why mapped mount (the globals) differs from the node, one reason a line; nothing when it is in sync.
+# in_sync FILE UNIT: why mapped mount (the globals) differs from its unit UNIT in FILE, one reason a line; nothing when
+# it is in sync.
 in_sync() {
   b64d "$UNIT_B64" >"$S3M_TMP/desired"
   cmp -s -- "$1" "$S3M_TMP/desired" || echo "the unit differs"
   s3m_en=0
-  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$NAME"; do [ -L "$s3m_w" ] && s3m_en=1; done
+  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$2"; do [ -L "$s3m_w" ] && s3m_en=1; done
   [ "$s3m_en" = 1 ] || echo "not enabled"
   if [ -z "$ROOT" ]; then
     case " $s3m_running " in
-      *" $NAME "*) ;;
+      *" $2 "*) ;;
       *) echo "not running" ;;
     esac
     mountinfo_any "$MPATH_MI" >/dev/null || [ -d "$MPATH" ] || echo "the directory $MPATH is missing"
@@ -64,9 +65,9 @@ while [ "$s3m_i" -le "$COUNT" ]; do
   s3m_i=$((s3m_i + 1))
 done
 
-# What each mapped mount finds on the node: its own S3Mount unit, nothing, a unit of somebody else at its path
-# (foreign: same or other bucket), or another S3Mount unit at its path (blocked: that one is extra); then the extra
-# S3Mount units. One line each: KIND IDX UNIT BUCKET PATH FILE.
+# What each mapped mount finds on the node: its own S3Mount unit (under its name, or under the name of a recipe unit it
+# adopted), nothing, a unit of somebody else at its path (foreign: same or other bucket), or an S3Mount unit of another
+# bucket at its path (blocked: that one is extra); then the extra S3Mount units. One line each: KIND IDX UNIT BUCKET PATH FILE.
 LC_ALL=C awk -F '\t' '
   FILENAME == ARGV[1] { n++; u[n] = $1; fmt[$1] = $2; bk[$1] = $3; pth[$1] = $4; fl[$1] = $5; next }
   {
@@ -76,6 +77,7 @@ LC_ALL=C awk -F '\t' '
     if ($2 in fmt) f = $2
     else for (i = 1; i <= n; i++) if (pth[u[i]] == $4) { f = u[i]; break }
     if (f == "") printf "missing\t%s\t\t\t\t\n", $1
+    else if (fmt[f] == 1 && bk[f] == $3) { mapped[f] = 1; printf "own\t%s\t%s\t%s\t%s\t%s\n", $1, f, bk[f], pth[f], fl[f] }
     else if (fmt[f] == 1) printf "blocked\t%s\t%s\t%s\t%s\t%s\n", $1, f, bk[f], pth[f], fl[f]
     else printf "%s\t%s\t%s\t%s\t%s\t%s\n", (bk[f] == $3 ? "foreign" : "foreign-other"), $1, f, bk[f], pth[f], fl[f]
   }
@@ -90,7 +92,7 @@ while IFS='	' read -r s3m_kind s3m_i s3m_u s3m_b s3m_p s3m_f; do
   s3m_detail=
   case $s3m_kind in
     own)
-      s3m_detail=$(in_sync "$s3m_f" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
+      s3m_detail=$(in_sync "$s3m_f" "$s3m_u" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
       if [ -z "$s3m_detail" ]; then s3m_state=InSync; s3m_action=none
       else s3m_state=Drifted; s3m_action=update; s3m_show="$s3m_show $s3m_u"; fi ;;
     missing) s3m_state=Missing; s3m_action=create ;;
@@ -107,7 +109,11 @@ while IFS='	' read -r s3m_kind s3m_i s3m_u s3m_b s3m_p s3m_f; do
       s3m_state=Extra; s3m_show="$s3m_show $s3m_u"; s3m_detail="not in the map"
       if [ "$PRUNE" = 1 ]; then s3m_action=remove; else s3m_action=keep; fi ;;
   esac
-  [ "$s3m_i" = 0 ] && s3m_name=$s3m_u || s3m_name=$NAME
+  # An extra or foreign item is about the unit found (it keeps its name when adopted); the others about the mapped one.
+  case $s3m_kind in
+    own | extra | foreign | foreign-other) s3m_name=$s3m_u ;;
+    *) s3m_name=$NAME ;;
+  esac
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s3m_i" "$s3m_state" "$s3m_action" "$s3m_name" "$s3m_f" "$s3m_p" "$s3m_detail" >>"$S3M_TMP/plan"
 done <"$S3M_TMP/found"
 LC_ALL=C sort -s -t '	' -k 1,1n -o "$S3M_TMP/plan" "$S3M_TMP/plan"
