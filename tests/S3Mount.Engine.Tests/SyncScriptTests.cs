@@ -200,7 +200,7 @@ public class SyncScriptTests
         Assert.Contains(byEntry["Mounts[2]"], p => p.ErrorId == ErrorIds.MapPathConflict);
         Assert.Contains(byEntry["Mounts[3]"], p => p.ErrorId == ErrorIds.MapNested);
         Assert.Empty(byEntry["Mounts[4]"]);
-        Assert.Equal((ErrorIds.FieldUnknown, (string?)null), (Assert.Single(byEntry["Mounts[5]"]).ErrorId, byEntry["Mounts[5]"].Single().Field));
+        Assert.Equal((ErrorIds.FieldUnknown, "ReadOnlz"), (Assert.Single(byEntry["Mounts[5]"]).ErrorId, byEntry["Mounts[5]"].Single().Field));
         Assert.Equal((ErrorIds.OptionInvalid, "ReadOnly"), (Assert.Single(byEntry["Mounts[6]"]).ErrorId, byEntry["Mounts[6]"].Single().Field));
         Assert.Contains("Mounts[6].ReadOnly: ReadOnly is a switch", e.Message);
     }

@@ -28,7 +28,7 @@ Describe 'The S3Mount module' {
     It 'imports from the repository root as well' {
         $out = Invoke-FreshPwsh "Import-Module '$(Join-Path $RepoRoot 'S3Mount.psd1')' -ErrorAction Stop; (Get-Command -Module S3Mount).Count"
         $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
-        [int]($out | Select-Object -Last 1) | Should -Be 12
+        [int]($out | Select-Object -Last 1) | Should -Be 14
     }
 
     It 'ships about_S3Mount' {

@@ -62,7 +62,8 @@ Describe 'Mount maps' -Skip:(-not $IsLinux) {
             $sent = (Get-FakeSsmState $fake).calls.SendCommand
             foreach ($cmdlet in 'Compare-S3MountService', 'Sync-S3MountService') {
                 $err = $null
-                try { & $cmdlet -MapPath $file -InstanceId $fake.Instances @aws -Confirm:$false -ErrorAction Stop } catch { $err = $_ }
+                $confirm = if ($cmdlet -like 'Sync-*') { @{ Confirm = $false } } else { @{} }
+                try { & $cmdlet -MapPath $file -InstanceId $fake.Instances @aws @confirm -ErrorAction Stop } catch { $err = $_ }
                 $err | Should -Not -BeNullOrEmpty -Because "$cmdlet must refuse $Name"
                 $err.FullyQualifiedErrorId | Should -BeLike 'S3MountMapInvalid,*'
                 $err.CategoryInfo.Category | Should -Be 'InvalidData'
@@ -78,8 +79,8 @@ Describe 'Mount maps' -Skip:(-not $IsLinux) {
             $err = $null
             try { Compare-S3MountService $file -Root $dir -ErrorAction Stop } catch { $err = $_ }
             $err.Exception.Message | Should -Match '3 problems'
-            $err.Exception.Message | Should -Match 'many\.psd1:3:49: Mounts\[0\]\.Path: the variable \$x'
-            $err.Exception.Message | Should -Match 'many\.psd1:4:9: Mounts\[1\]: .Nope. is not a field'
+            $err.Exception.Message | Should -Match 'many\.psd1:3:41: Mounts\[0\]\.Path: the variable \$x'
+            $err.Exception.Message | Should -Match 'many\.psd1:4:51: Mounts\[1\]\.Nope: .Nope. is not a field'
             $err.Exception.Message | Should -Match 'many\.psd1:6:5: Other:'
         }
 

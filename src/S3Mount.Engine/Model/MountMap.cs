@@ -146,8 +146,8 @@ public sealed class MountMap
     public static MountMap FromSpecs(IEnumerable<MountSpec> specs) =>
         Build(specs.Select((s, i) => new MountMapEntry("Mounts[" + i + "]", MountSpecFields.ToFields(s).Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)))));
 
-    // The field an error is about: the engine names the field (MountSpecFields) or gives the bad value (MountSpec, the
-    // validator), which is matched back to the field that holds it.
+    // The field an error is about: the engine names the field (MountSpecFields; for an unknown field, its key as given)
+    // or gives the bad value (MountSpec, the validator), which is matched back to the field that holds it.
     private static string? FieldOf(MountMapEntry e, S3MountException x)
     {
         if (x.Target is not string t)
@@ -156,6 +156,7 @@ public sealed class MountMap
         }
 
         return MountSpecFields.Canonical(t)
+            ?? e.Fields.Select(f => f.Key).FirstOrDefault(k => string.Equals(k, t, StringComparison.OrdinalIgnoreCase)) // an unknown field, named by the error
             ?? e.Fields.Where(f => f.Value is string s ? s == t : f.Value is IEnumerable<object> l && l.Any(v => v as string == t))
                 .Select(f => MountSpecFields.Canonical(f.Key)).FirstOrDefault(n => n is not null);
     }
