@@ -62,11 +62,7 @@ public sealed class SyncOnLabTests
         var nodes = lab.Nodes.Select((n, i) => (Id: "i-0517c" + (i + 1).ToString("D12"), Node: n)).ToList();
         foreach (var (id, node) in nodes)
         {
-            fake.AddInstance(id, DelegateInstance.FromExec(async (commands, _, _) =>
-            {
-                var r = await node.RunAsync(new[] { "/bin/sh", "-c", commands }, timeout: TimeSpan.FromMinutes(3), cancellationToken: Ct);
-                return (r.ExitCode, r.StdOut, r.StdErr);
-            }));
+            fake.AddInstance(id, FleetOnLabTests.AsSsmNode(node));
         }
 
         var ids = nodes.Select(n => n.Id).ToList();

@@ -193,8 +193,9 @@ public sealed class SyncItem
             var reasons = NodeDetail.Split(new[] { "; " }, StringSplitOptions.RemoveEmptyEntries).ToList();
             if (Differences.Count > 0)
             {
+                // A foreign unit is first of all somebody else's: that leads, its differences follow.
                 reasons.Remove("the unit differs");
-                reasons.InsertRange(0, Differences.Select(d => d.ToString()));
+                reasons.InsertRange(State == MountDrift.Foreign ? reasons.Count : 0, Differences.Select(d => d.ToString()));
             }
             else if (reasons.Remove("the unit differs"))
             {

@@ -628,7 +628,6 @@ mount_create() {
   s3m_had_link=0
   [ -L "$s3m_link" ] && s3m_had_link=1
 
-
   # The directory, the cache directory and fuse.conf are prerequisites, not part of the unit: they are made whenever they
   # are missing, even when the unit is already in place byte for byte (a unit installed before fuse.conf allowed
   # user_allow_other, or a directory deleted since, must not keep failing). Each counts as a change.
