@@ -17,10 +17,11 @@ namespace S3Mount.Commands;
 /// map is read and validated before any node is touched; then one script per node carries all of it (the same
 /// script for every node, so a fleet is one SSM command per 50 nodes), and the node works out its own plan.
 /// </summary>
-public abstract class MountMapCmdlet : AwsCmdlet
+public abstract class MountMapCmdlet : NodeCmdlet
 {
     private readonly List<MountMapEntry> _piped = new();
     private bool _idsOnCommandLine;
+    private bool _rootOnCommandLine;
     private string? _pipedFrom;
     private readonly Dictionary<string, int> _summary = new(StringComparer.Ordinal);
     private int _nodes;
@@ -31,22 +32,20 @@ public abstract class MountMapCmdlet : AwsCmdlet
     public string? MapPath { get; set; }
 
     /// <summary>
-    /// A mount of the map: an object whose properties are New-S3MountService's parameter names (a hashtable, a
-    /// PSCustomObject) or a Get-S3MountService object. Every piped object together is the map.
+    /// An offline image root to hold against the map instead of this machine. Never taken from the piped mounts: they
+    /// are the map, not the place.
     /// </summary>
-    [Parameter(ValueFromPipeline = true)]
-    [Alias("Mount")]
-    public PSObject? InputObject { get; set; }
-
-    /// <summary>An offline image root to hold against the map instead of this machine.</summary>
-    [Parameter]
-    public string? Root { get; set; }
+    [Parameter(Mandatory = true, ParameterSetName = RootSet)]
+    public override string? Root { get => base.Root; set => base.Root = value; }
 
     /// <summary>The command name, for progress and the summary.</summary>
     protected abstract string Activity { get; }
 
     /// <summary>Runs the map's script (built by <see cref="Script"/>) where the invocation points and writes the results.</summary>
     protected abstract void Run(MountMap map, string? root);
+
+    /// <summary>True when the command line names a fleet (-InstanceId or -Target); the piped mounts never do.</summary>
+    protected bool ToFleet => _idsOnCommandLine || IsTargets;
 
     /// <summary>The node script of this map for this invocation.</summary>
     protected NodeScript Script(MountMap map, string? root, bool apply, bool prune = false, bool adopt = false)
@@ -62,7 +61,12 @@ public abstract class MountMapCmdlet : AwsCmdlet
         }
     }
 
-    protected override void BeginProcessing() => _idsOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceId));
+    protected override void BeginProcessing()
+    {
+        _idsOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceId));
+        _rootOnCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Root));
+        base.BeginProcessing();
+    }
 
     protected override void ProcessRecord()
     {
@@ -71,9 +75,12 @@ public abstract class MountMapCmdlet : AwsCmdlet
             return;
         }
 
-        if (!_idsOnCommandLine && CurrentInstances.FirstOrDefault() is { } from)
+        // The piped objects are the map. One that came from somewhere (a fleet node, an image) must not silently make
+        // this machine the place: the command line names where.
+        if (!_idsOnCommandLine && !_rootOnCommandLine && !IsTargets)
         {
-            _pipedFrom ??= from;
+            var from = InputObject.BaseObject is S3MountService s ? s.InstanceId ?? s.Root : InstanceIdTransformationAttribute.IdsOf(InputObject).FirstOrDefault();
+            _pipedFrom ??= string.IsNullOrEmpty(from) ? null : from;
         }
 
         _piped.Add(MountMapReader.FromObject(InputObject, _piped.Count));
@@ -81,23 +88,24 @@ public abstract class MountMapCmdlet : AwsCmdlet
 
     protected override void EndProcessing()
     {
-        if (_pipedFrom is not null && Target is not { Length: > 0 } && Root is null)
+        if (_pipedFrom is not null)
         {
             Terminate(new S3MountException("S3MountParameterConflict", S3MountErrorKind.InvalidArgument,
                 $"The piped mounts came from {_pipedFrom}; they are the map, not the nodes. Say which nodes to hold against it with -InstanceId or -Target (or -Root for an image).", _pipedFrom));
         }
 
-        if (Root is not null && (_idsOnCommandLine && CurrentInstances.Any() || Target is { Length: > 0 }))
-        {
-            Terminate(new S3MountException("S3MountParameterConflict", S3MountErrorKind.InvalidArgument,
-                "-Root works on an image on this machine; it cannot be combined with -InstanceId or -Target.", "Root"));
-        }
-
         var map = ReadMap();
-        var root = Root is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
-        if (root is not null && !Directory.Exists(root))
+        string? root = null;
+        if (_rootOnCommandLine)
         {
-            Terminate(new S3MountException("S3MountRootInvalid", S3MountErrorKind.ObjectNotFound, $"The image root {root} does not exist.", Root));
+            try
+            {
+                root = ResolveRoot(Root);
+            }
+            catch (S3MountException e)
+            {
+                Terminate(e, Root);
+            }
         }
 
         Run(map, root);
@@ -117,7 +125,7 @@ public abstract class MountMapCmdlet : AwsCmdlet
         {
             if (MapPath is not null)
             {
-                var file = SessionState.Path.GetUnresolvedProviderPathFromPSPath(MapPath);
+                var file = ResolveLocalPath(MapPath, "-MapPath");
                 if (!File.Exists(file))
                 {
                     Terminate(new S3MountException(ErrorIds.MapNotFound, S3MountErrorKind.ObjectNotFound, $"The mount map file {file} does not exist.", MapPath));
@@ -144,18 +152,21 @@ public abstract class MountMapCmdlet : AwsCmdlet
     /// <summary>Runs one script here (this machine or the image) or on the fleet, handing each node's result to <paramref name="write"/>.</summary>
     protected void RunEverywhere(MountMap map, NodeScript script, string? root, Action<SyncResult, string?> write)
     {
-        if (IsFleet)
+        if (ToFleet)
         {
-            foreach (var id in CurrentInstances)
+            if (!IsTargets)
             {
-                QueueFleet(id, script, id);
+                foreach (var id in Instances)
+                {
+                    QueueFleet(id, script, id);
+                }
             }
 
-            RunFleet(Activity, b => NodeResultParser.Sync(b, map), (id, r, _) => write(r, id), Target is { Length: > 0 } ? script : null);
+            RunFleet(Activity, b => NodeResultParser.Sync(b, map), (id, r, _) => write(r, id), IsTargets ? script : null);
             return;
         }
 
-        var block = RunLocal(script, root ?? System.Environment.MachineName);
+        var block = RunLocal(script, root ?? LocalHostName);
         SyncResult result;
         try
         {
@@ -163,15 +174,24 @@ public abstract class MountMapCmdlet : AwsCmdlet
         }
         catch (S3MountException e)
         {
-            Fail(e, root ?? System.Environment.MachineName);
+            Fail(e, root ?? LocalHostName);
             return;
         }
 
         write(result, null);
     }
 
-    /// <summary>Which nodes an invocation reaches, for ShouldProcess and messages.</summary>
-    protected IReadOnlyList<string?> Nodes => IsFleet && !(Target is { Length: > 0 }) ? CurrentInstances.Cast<string?>().ToList() : new string?[] { null };
+    private IReadOnlyList<string>? _instances;
+
+    /// <summary>The instances the command line names (checked once; a malformed id is an error for that id only).</summary>
+    protected IReadOnlyList<string> Instances
+    {
+        get => _instances ??= _idsOnCommandLine ? CurrentInstances() : Array.Empty<string>();
+        set => _instances = value;
+    }
+
+    /// <summary>Which nodes an invocation reaches, for ShouldProcess and messages: each instance, or one place.</summary>
+    protected IReadOnlyList<string?> Nodes => ToFleet && !IsTargets ? Instances.Cast<string?>().ToList() : new string?[] { null };
 
     /// <summary>Writes a node's warnings, then counts it for the summary.</summary>
     protected void Count(SyncResult result, string? instanceId, IEnumerable<string> words)
@@ -208,7 +228,7 @@ public abstract class MountMapCmdlet : AwsCmdlet
 /// new), Extra (S3Mount's, not in the map), Foreign (a unit S3Mount did not write on a mapped path) or InSync.
 /// Changes nothing.
 /// </summary>
-[Cmdlet(VerbsData.Compare, "S3MountService")]
+[Cmdlet(VerbsData.Compare, "S3MountService", DefaultParameterSetName = LocalSet)]
 [OutputType(typeof(S3MountDrift))]
 public sealed class CompareS3MountServiceCommand : MountMapCmdlet
 {
@@ -233,7 +253,7 @@ public sealed class CompareS3MountServiceCommand : MountMapCmdlet
 /// in-sync ones alone, removes extra ones only with -Prune and takes over foreign units only with -Adopt. A mount whose
 /// change fails is rolled back and reported; the node's other mounts still converge.
 /// </summary>
-[Cmdlet(VerbsData.Sync, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsData.Sync, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountSyncResult))]
 public sealed class SyncS3MountServiceCommand : MountMapCmdlet
 {
@@ -284,9 +304,9 @@ public sealed class SyncS3MountServiceCommand : MountMapCmdlet
             return;
         }
 
-        if (IsFleet && !(Target is { Length: > 0 }))
+        if (ToFleet && !IsTargets)
         {
-            InstanceId = nodes.Cast<string>().ToArray();
+            Instances = nodes.Cast<string>().ToList();
         }
 
         RunEverywhere(map, Script(map, root, apply: true, Prune, Adopt), root, (r, id) =>

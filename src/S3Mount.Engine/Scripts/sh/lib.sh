@@ -18,10 +18,47 @@ s3m_cleanup() {
   fi
   rm -f "$S3M_REC"
   rm -rf "$S3M_TMP"
+  [ -z "${S3M_EXTRA_TMP:-}" ] || rm -rf -- "$S3M_EXTRA_TMP"
   exit "$s3m_status"
 }
 
 log() { printf 's3mount: %s\n' "$*" >&2; }
+
+# rp PATH: where PATH (absolute, as the node sees it) is on this machine. On a live node that is PATH itself. In an
+# offline image (ROOT set) it is resolved inside the image the way a chroot would: symbolic links are followed, an
+# absolute link target starts again at ROOT, and '..' never climbs above it, so the result is always under ROOT and
+# nothing is ever written outside the image. Fails (status 1) on a loop of more than 40 links.
+rp() {
+  if [ -z "${ROOT:-}" ]; then printf '%s' "$1"; return 0; fi
+  s3m_rprest=${1#/}
+  s3m_rpdone=
+  s3m_rphops=0
+  while [ -n "$s3m_rprest" ]; do
+    case $s3m_rprest in
+      */*) s3m_rpc=${s3m_rprest%%/*}; s3m_rprest=${s3m_rprest#*/} ;;
+      *) s3m_rpc=$s3m_rprest; s3m_rprest= ;;
+    esac
+    case $s3m_rpc in
+      '' | .) continue ;;
+      ..) s3m_rpdone=${s3m_rpdone%/*}; continue ;;
+    esac
+    if [ -L "$ROOT$s3m_rpdone/$s3m_rpc" ]; then
+      s3m_rphops=$((s3m_rphops + 1))
+      [ "$s3m_rphops" -le 40 ] || return 1
+      s3m_rpt=$(readlink -- "$ROOT$s3m_rpdone/$s3m_rpc") || return 1
+      case $s3m_rpt in /*) s3m_rpdone= ;; esac
+      s3m_rprest=${s3m_rpt#/}${s3m_rprest:+/$s3m_rprest}
+      continue
+    fi
+    s3m_rpdone=$s3m_rpdone/$s3m_rpc
+  done
+  printf '%s' "$ROOT$s3m_rpdone"
+}
+
+# rp_or_fail PATH WHAT: rp, or a refusal when the image's links loop.
+rp_or_fail() {
+  rp "$1" || fail S3MountPathInvalid "$2 $1 cannot be resolved inside $ROOT: its symbolic links loop."
+}
 
 # rec TAG FIELD...: one result record. Fields may hold any byte but newline; tabs become spaces. Only a field that has
 # a tab or a newline costs a process (listing 200 units writes thousands of fields).
@@ -137,7 +174,7 @@ probe() {
 
 # unit_files: every mountpoint-s3-*.service, one path a line; /etc overrides /usr/lib for the same name.
 unit_files() {
-  for s3m_ufd in "$ROOT/etc/systemd/system" "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system"; do
+  for s3m_ufd in "$S3M_ETC_UNITS" "$S3M_USR_UNITS" "$S3M_LIB_UNITS"; do
     [ -d "$s3m_ufd" ] || continue
     for s3m_ufu in "$s3m_ufd"/mountpoint-s3-*.service; do
       [ -f "$s3m_ufu" ] || continue
@@ -205,8 +242,9 @@ emit_states() {
   if [ -n "$ROOT" ]; then
     for s3m_esn in "$@"; do
       s3m_ese=disabled
-      for s3m_esw in "$ROOT"/etc/systemd/system/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
+      for s3m_esw in "$S3M_ETC_UNITS"/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
       rec state "$s3m_esn" inactive dead "$s3m_ese" "" 0
+      rec health "$s3m_esn" NotMounted 0 "an offline image: nothing is mounted until it boots"
     done
     return 0
   fi
@@ -392,15 +430,15 @@ remove_created() {
 resolve_ids() {
   if [ -n "$ROOT" ]; then
     case $1 in
-      *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$ROOT/etc/passwd" 2>/dev/null)
-                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$ROOT/etc/passwd" 2>/dev/null)
+      *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$(rp /etc/passwd)" 2>/dev/null)
+                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$(rp /etc/passwd)" 2>/dev/null)
                 # root is uid 0 in every image, even one whose passwd is not laid down yet.
                 if [ -z "$s3m_uid" ] && [ "$1" = root ]; then s3m_uid=0; s3m_gid=0; fi ;;
       *) s3m_uid=$1; s3m_gid=$1 ;;
     esac
     if [ -n "$2" ]; then
       case $2 in
-        *[!0-9]*) s3m_gid=$(G="$2" awk -F: '$1 == ENVIRON["G"] { print $3; exit }' "$ROOT/etc/group" 2>/dev/null) ;;
+        *[!0-9]*) s3m_gid=$(G="$2" awk -F: '$1 == ENVIRON["G"] { print $3; exit }' "$(rp /etc/group)" 2>/dev/null) ;;
         *) s3m_gid=$2 ;;
       esac
     fi
@@ -561,7 +599,7 @@ mount_create() {
         esac
       done
     fi
-  elif [ ! -e "$ROOT$MOUNTS3" ] && [ "${S3M_MOUNTS3_WARNED:-0}" != 1 ]; then
+  elif [ "${S3M_MOUNTS3_WARNED:-0}" != 1 ] && ! mounts3_in_image; then
     rec warning "mount-s3 is not installed in $ROOT yet ($MOUNTS3); install it into the image before it boots."
   fi
 
@@ -582,12 +620,25 @@ mount_create() {
       fail S3MountPathInUse "$MPATH is already the mount path of ${s3m_rest%% *} (bucket ${s3m_rest#* }): remove that service first, or choose another -Path." ;;
   esac
 
+  # A mount inside another S3 mount, or around one, would hide it or be hidden: refused.
+  s3m_nest=$(unit_files | while IFS= read -r s3m_nf; do
+    [ "${s3m_nf##*/}" = "$NAME" ] && continue
+    s3m_np=$(unit_path "$s3m_nf")
+    if [ -z "$s3m_np" ] || [ "$s3m_np" = "$MPATH" ]; then continue; fi
+    case $MPATH/ in "$s3m_np"/*) printf 'inside %s %s\n' "${s3m_nf##*/}" "$s3m_np"; break ;; esac
+    case $s3m_np/ in "$MPATH"/*) printf 'around %s %s\n' "${s3m_nf##*/}" "$s3m_np"; break ;; esac
+  done)
+  case $s3m_nest in
+    "inside "*) s3m_nr=${s3m_nest#inside }; fail S3MountPathNested "$MPATH is inside ${s3m_nr#* }, the mount path of ${s3m_nr%% *}: a mount there would be hidden by (or hide part of) that bucket. Choose a path outside it." ;;
+    "around "*) s3m_nr=${s3m_nest#around }; fail S3MountPathNested "$MPATH contains ${s3m_nr#* }, the mount path of ${s3m_nr%% *}: mounting here would hide that mount. Choose a path that does not contain it." ;;
+  esac
+
   s3m_existing=
-  for s3m_d in "$ROOT/etc/systemd/system" "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system"; do
+  for s3m_d in "$S3M_ETC_UNITS" "$S3M_USR_UNITS" "$S3M_LIB_UNITS"; do
     if [ -f "$s3m_d/$NAME" ]; then s3m_existing="$s3m_d/$NAME"; break; fi
   done
   s3m_unitdir=${s3m_existing%/*}
-  [ -n "$s3m_existing" ] || s3m_unitdir="$ROOT/etc/systemd/system"
+  [ -n "$s3m_existing" ] || s3m_unitdir="$S3M_ETC_UNITS"
   s3m_unit="$s3m_unitdir/$NAME"
 
   s3m_active=inactive
@@ -617,14 +668,17 @@ mount_create() {
   # Remember the previous state exactly, for rollback.
   s3m_had_unit=0
   if [ -n "$s3m_existing" ]; then cp -p -- "$s3m_existing" "$S3M_TMP/old-unit"; s3m_had_unit=1; fi
-  s3m_fuse="$ROOT/etc/fuse.conf"
+  s3m_fuse=$(rp_or_fail /etc/fuse.conf "The FUSE configuration")
   s3m_had_fuse=0
   if [ -f "$s3m_fuse" ]; then cp -p -- "$s3m_fuse" "$S3M_TMP/old-fuse"; s3m_had_fuse=1; fi
   s3m_fuse_changed=0
-  s3m_dir_top=$(first_missing "$ROOT$MPATH")
+  s3m_mdir=$(rp_or_fail "$MPATH" "The mount path")
+  s3m_cdir=
+  [ -n "$CACHE_DIR" ] && s3m_cdir=$(rp_or_fail "$CACHE_DIR" "The cache directory")
+  s3m_dir_top=$(first_missing "$s3m_mdir")
   s3m_cache_top=
-  [ -n "$CACHE_DIR" ] && s3m_cache_top=$(first_missing "$ROOT$CACHE_DIR")
-  s3m_link="$ROOT/etc/systemd/system/remote-fs.target.wants/$NAME"
+  [ -n "$CACHE_DIR" ] && s3m_cache_top=$(first_missing "$s3m_cdir")
+  s3m_link="$S3M_ETC_UNITS/remote-fs.target.wants/$NAME"
   s3m_had_link=0
   [ -L "$s3m_link" ] && s3m_had_link=1
 
@@ -633,7 +687,7 @@ mount_create() {
   # user_allow_other, or a directory deleted since, must not keep failing). Each counts as a change.
   s3m_prep=0
   if [ -n "$s3m_dir_top" ]; then
-    if ! { install -d -m 0755 -- "$ROOT$MPATH" && create_set_owner "$ROOT$MPATH"; }; then
+    if ! { install -d -m 0755 -- "$s3m_mdir" && create_set_owner "$s3m_mdir"; }; then
       create_rollback
       fail S3MountWriteFailed "could not create $MPATH."
     fi
@@ -641,7 +695,7 @@ mount_create() {
     rec created "$MPATH"
   fi
   if [ -n "$s3m_cache_top" ]; then
-    if ! { install -d -m 0700 -- "$ROOT$CACHE_DIR" && create_set_owner "$ROOT$CACHE_DIR"; }; then
+    if ! { install -d -m 0700 -- "$s3m_cdir" && create_set_owner "$s3m_cdir"; }; then
       create_rollback
       fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."
     fi
@@ -709,6 +763,11 @@ mount_create() {
   rec result "$NAME" "$s3m_changed" "$s3m_adopted" "${s3m_restarted:-0}"
 }
 
+# mounts3_in_image: is mount-s3 in the image (ROOT), at MOUNTS3 resolved inside it?
+mounts3_in_image() {
+  s3m_m3=$(rp "$MOUNTS3") && { [ -e "$s3m_m3" ] || [ -L "$s3m_m3" ]; }
+}
+
 # create_set_owner DIR (for mount_create): the service user owns its directories. Building an image without root privileges cannot chown:
 # offline, that is a warning (fix ownership when the image is finalised), live it is a failure.
 create_set_owner() {
@@ -756,21 +815,27 @@ mount_remove() {
         umount -l -- "$3" >&2 2>&1 || log "umount -l $3 failed"
       fi
       if mountinfo_any "$(mi_escape "$3")" >/dev/null; then
-        rec fail "$1" S3MountStillMounted "$3 is still mounted after stopping $1; the unit was kept. Run again with -Force to unmount it lazily."
+        rec fail "$1" S3MountStillMounted "$3 is still mounted after stopping $1; the unit was kept. Run again with -LazyUnmount to detach it lazily (umount -l), or stop what uses it."
         return 1
       fi
     fi
   fi
-  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$1"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
+  for s3m_w in "$S3M_ETC_UNITS"/*.wants/"$1"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
   if ! { rm -f -- "$2" && rm -rf -- "$2.d"; }; then
     rec fail "$1" S3MountWriteFailed "could not delete $2."
     return 1
   fi
   s3m_dir=keep
   if [ "$REMOVE_DIR" = 1 ]; then
-    if rmdir -- "$ROOT$3" 2>/dev/null; then s3m_dir=removed
-    elif [ -d "$ROOT$3" ]; then s3m_dir=notempty; rec warning "$3 was kept: it is not empty."
+    s3m_pd=$(rp "$3")
+    if [ -n "$s3m_pd" ] && rmdir -- "$s3m_pd" 2>/dev/null; then s3m_dir=removed
+    elif [ -d "$s3m_pd" ]; then s3m_dir=notempty; rec warning "$3 was kept: it is not empty."
     else s3m_dir=absent; fi
   fi
   rec removed "$1" "${2#"$ROOT"}" "$s3m_dir"
 }
+
+# The unit directories of this node, or of the image (resolved inside it).
+S3M_ETC_UNITS=$(rp_or_fail /etc/systemd/system "The unit directory")
+S3M_USR_UNITS=$(rp_or_fail /usr/lib/systemd/system "The unit directory")
+S3M_LIB_UNITS=$(rp_or_fail /lib/systemd/system "The unit directory")

@@ -1,4 +1,4 @@
-# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE), delete the unit (and its
+# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE, -LazyUnmount), delete the unit (and its
 # drop-ins), daemon-reload; the directory only with REMOVE_DIR and only if empty. fuse.conf is left alone.
 # Parameters: ROOT NAMES FORCE REMOVE_DIR
 # shellcheck shell=sh

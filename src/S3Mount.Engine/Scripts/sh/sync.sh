@@ -30,7 +30,7 @@ in_sync() {
   b64d "$UNIT_B64" >"$S3M_TMP/desired"
   cmp -s -- "$1" "$S3M_TMP/desired" || echo "the unit differs"
   s3m_en=0
-  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$2"; do [ -L "$s3m_w" ] && s3m_en=1; done
+  for s3m_w in "$S3M_ETC_UNITS"/*.wants/"$2"; do [ -L "$s3m_w" ] && s3m_en=1; done
   [ "$s3m_en" = 1 ] || echo "not enabled"
   if [ -z "$ROOT" ]; then
     case " $s3m_running " in
@@ -39,10 +39,10 @@ in_sync() {
     esac
     mountinfo_any "$MPATH_MI" >/dev/null || [ -d "$MPATH" ] || echo "the directory $MPATH is missing"
   else
-    [ -d "$ROOT$MPATH" ] || echo "the directory $MPATH is missing"
+    [ -d "$(rp "$MPATH")" ] || echo "the directory $MPATH is missing"
   fi
-  [ -z "$CACHE_DIR" ] || [ -d "$ROOT$CACHE_DIR" ] || echo "the cache directory $CACHE_DIR is missing"
-  if [ "$NEEDS_ALLOW_OTHER" = 1 ] && ! grep -Eq '^[[:space:]]*user_allow_other[[:space:]]*$' "$ROOT/etc/fuse.conf" 2>/dev/null; then
+  [ -z "$CACHE_DIR" ] || [ -d "$(rp "$CACHE_DIR")" ] || echo "the cache directory $CACHE_DIR is missing"
+  if [ "$NEEDS_ALLOW_OTHER" = 1 ] && ! grep -Eq '^[[:space:]]*user_allow_other[[:space:]]*$' "$(rp /etc/fuse.conf)" 2>/dev/null; then
     echo "fuse.conf lacks user_allow_other"
   fi
 }
@@ -137,7 +137,7 @@ if [ "$MODE" = apply ]; then
   # mount-s3 is asked once for all mounts.
   if [ -z "$ROOT" ]; then
     [ -x "$MOUNTS3" ] && S3M_MOUNTS3_VERSION=$(mounts3_version "$MOUNTS3")
-  elif [ ! -e "$ROOT$MOUNTS3" ] && grep -q '	create	\|	update	\|	adopt	' "$S3M_TMP/plan"; then
+  elif ! mounts3_in_image && grep -q '	create	\|	update	\|	adopt	' "$S3M_TMP/plan"; then
     rec warning "mount-s3 is not installed in $ROOT yet ($MOUNTS3); install it into the image before it boots."
     S3M_MOUNTS3_WARNED=1
   fi
