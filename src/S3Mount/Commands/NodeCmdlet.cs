@@ -32,7 +32,12 @@ public abstract class NodeCmdlet : S3MountCmdlet
 
     private readonly List<(string InstanceId, NodeScript Script, object Context)> _fleetWork = new();
 
-    /// <summary>EC2 instance ids (or EC2 Instance, Reservation, SSM InstanceInformation and S3Mount objects, by property name).</summary>
+    /// <summary>
+    /// EC2 instance ids (or EC2 Instance, Reservation, SSM InstanceInformation and S3Mount objects, by property name).
+    /// Mandatory in its set: that is what makes PowerShell choose this set for piped fleet objects when the command
+    /// line gives SSM parameters (-Region, ...); optional, such a pipeline resolved to the Target set. AllowNull: a
+    /// local object's null InstanceId binds without failing the record, and NodeCmdlet decides where it acts.
+    /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = InstanceSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Instance", "Instances")]
     [InstanceIdTransformation]
