@@ -44,6 +44,19 @@ public class NodeLockTests
     }
 
     [Fact]
+    public void Sync_takes_the_node_lock_to_apply_a_map_and_not_to_plan_one()
+    {
+        var map = MountMap.FromSpecs(new[] { Spec, MountSpec.Create("other-bucket", "/mnt/other") });
+        Assert.False(NodeScript.TakesNodeLock(NodeScript.Source("sync")));
+        foreach (var apply in new[] { false, true })
+        {
+            var text = NodeOperations.Sync(new SyncRequest(map) { Apply = apply }).Text;
+            Assert.DoesNotContain("node_lock 'sync'", text, StringComparison.Ordinal);
+            Assert.Contains("[ \"$MODE\" != apply ] || node_lock sync", text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Offline_operations_on_one_image_wait_for_each_other_and_a_timeout_is_NodeBusy_naming_the_holder()
     {
         using var root = new ImageRoot();

@@ -18,7 +18,7 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
 
     It 'creates a mount on every piped node and returns one object per node, with an error for the offline node only' {
         $nodes = @($fake.Instances + $fake.Offline) | ForEach-Object { [pscustomobject]@{ InstanceId = $_; State = 'running' } }
-        $created = $nodes | New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -User $user -SsmRegion $aws.Region -SsmEndpoint $aws.EndpointUrl -AccessKey $aws.AccessKey -SecretKey $aws.SecretKey -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $created = $nodes | New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -User $user @aws -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         @($created.InstanceId | Sort-Object) | Should -Be @($fake.Instances | Sort-Object)
         $created | ForEach-Object { $_.Changed | Should -BeTrue }
         $errs.Count | Should -Be 1
@@ -37,7 +37,7 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
 
     It 'a node-side refusal is a non-terminating error with the script''s own id, per node' {
         $errs = $null
-        New-S3MountService -InstanceId $fake.Instances -Bucket my-bucket -Path /mnt/s3 -User 'no-such-user-s3m' -SsmRegion $aws.Region -SsmEndpoint $aws.EndpointUrl -AccessKey $aws.AccessKey -SecretKey $aws.SecretKey -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue |
+        New-S3MountService -InstanceId $fake.Instances -Bucket my-bucket -Path /mnt/s3 -User 'no-such-user-s3m' @aws -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue |
             Should -BeNullOrEmpty
         $errs.Count | Should -Be 3
         $errs | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'S3MountUserUnknown*'; $_.CategoryInfo.Category | Should -Be 'ObjectNotFound' }

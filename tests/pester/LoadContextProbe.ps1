@@ -43,11 +43,12 @@ namespace Amazon.PowerShell.Common
 $report.OtherSdkVersion = $otherCore.GetName().Version.ToString()
 $report.CredentialFromOtherSdk = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($credential.GetType().Assembly).Name
 
+
 $ssm = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region }
 $errors = @()
 
 # Create through -Credential, list through $StoredAWSCredentials, remove through -AccessKey/-SecretKey.
-$created = @(New-S3MountService -InstanceId $fake.Instances -Bucket genomics-ref -Path $MountPath -ReadOnly -SsmEndpoint $fake.Endpoint -SsmRegion $fake.Region `
+$created = @(New-S3MountService -InstanceId $fake.Instances -Bucket genomics-ref -Path $MountPath -ReadOnly @ssm `
         -Credential $credential -Confirm:$false -WarningAction SilentlyContinue -ErrorVariable +errors -ErrorAction SilentlyContinue)
 $report.Created = @($created | ForEach-Object InstanceId | Sort-Object)
 

@@ -38,6 +38,9 @@ public sealed class FleetRunRequest
 
     /// <summary>At most 100 characters.</summary>
     public string? Comment { get; init; }
+
+    /// <summary>A CloudWatch Logs group SSM sends the command output to (SendCommand CloudWatchOutputConfig), or null.</summary>
+    public string? CloudWatchLogGroupName { get; init; }
 }
 
 /// <summary>Tuning of <see cref="FleetRunner"/>; the defaults suit real SSM.</summary>

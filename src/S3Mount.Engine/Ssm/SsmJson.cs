@@ -51,6 +51,13 @@ internal static class SsmJson
         Str(w, "OutputS3KeyPrefix", r.OutputS3KeyPrefix);
         Str(w, "MaxConcurrency", r.MaxConcurrency);
         Str(w, "MaxErrors", r.MaxErrors);
+        if (r.CloudWatchLogGroupName is not null)
+        {
+            w.WriteStartObject("CloudWatchOutputConfig");
+            w.WriteString("CloudWatchLogGroupName", r.CloudWatchLogGroupName);
+            w.WriteBoolean("CloudWatchOutputEnabled", true);
+            w.WriteEndObject();
+        }
     });
 
     public static byte[] ListCommandInvocations(ListCommandInvocationsRequest r) => Write(w =>

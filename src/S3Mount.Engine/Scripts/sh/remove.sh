@@ -1,6 +1,6 @@
-# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE), delete the unit (and its
-# drop-ins) and its health check (timer, service, enable link; the shared program with the last of them),
-# daemon-reload; the directory only with REMOVE_DIR and only if empty. fuse.conf is left alone.
+# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE, -LazyUnmount), delete the unit (and its
+# drop-ins) and its health check (the shared program with the last one), daemon-reload; the directory only with
+# REMOVE_DIR and only if empty. fuse.conf is left alone.
 # Parameters: ROOT NAMES FORCE REMOVE_DIR HEALTH_PROGRAM
 # shellcheck shell=sh
 
@@ -10,45 +10,9 @@ select_units
 s3m_reload=0
 for s3m_n in $SELECTED; do
   s3m_f=$(file_of "$s3m_n")
-  s3m_p=$(path_of "$s3m_n")
   emit_unit "$s3m_f"
-  s3m_h=$(health_name "$s3m_n")
-  if [ -z "$ROOT" ]; then
-    # The health check first, so it cannot restart the mount being removed.
-    systemctl stop -- "$s3m_h.timer" "$s3m_h.service" >/dev/null 2>&1
-    systemctl stop -- "$s3m_n" >&2 2>&1 || log "systemctl stop $s3m_n failed"
-    systemctl disable -- "$s3m_n" >&2 2>&1 || log "systemctl disable $s3m_n failed"
-    if mountinfo_has "$(mi_escape "$s3m_p")" || mountinfo_any "$(mi_escape "$s3m_p")" >/dev/null; then
-      if [ "$FORCE" = 1 ]; then
-        umount -l -- "$s3m_p" >&2 2>&1 || log "umount -l $s3m_p failed"
-      fi
-      if mountinfo_any "$(mi_escape "$s3m_p")" >/dev/null; then
-        rec fail "$s3m_n" S3MountStillMounted "$s3m_p is still mounted after stopping $s3m_n; the unit was kept. Run again with -Force to unmount it lazily."
-        [ ! -f "/etc/systemd/system/$s3m_h.timer" ] || systemctl start -- "$s3m_h.timer" >&2 2>&1
-        continue
-      fi
-    fi
-  fi
-  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
-  if ! { rm -f -- "$s3m_f" && rm -rf -- "$s3m_f.d"; }; then
-    rec fail "$s3m_n" S3MountWriteFailed "could not delete $s3m_f."
-    continue
-  fi
-  rm -f -- "$ROOT/etc/systemd/system/timers.target.wants/$s3m_h.timer" "$ROOT/etc/systemd/system/$s3m_h.timer" "$ROOT/etc/systemd/system/$s3m_h.service"
-  rmdir -- "$ROOT/etc/systemd/system/timers.target.wants" 2>/dev/null
-  s3m_reload=1
-  s3m_dir=keep
-  if [ "$REMOVE_DIR" = 1 ]; then
-    if rmdir -- "$ROOT$s3m_p" 2>/dev/null; then s3m_dir=removed
-    elif [ -d "$ROOT$s3m_p" ]; then s3m_dir=notempty; rec warning "$s3m_p was kept: it is not empty."
-    else s3m_dir=absent; fi
-  fi
-  rec removed "$s3m_n" "${s3m_f#"$ROOT"}" "$s3m_dir"
+  mount_remove "$s3m_n" "$s3m_f" "$(path_of "$s3m_n")" && s3m_reload=1
 done
-if [ "$s3m_reload" = 1 ] && health_program_unused; then
-  rm -f -- "$ROOT$HEALTH_PROGRAM"
-  rmdir -- "$ROOT${HEALTH_PROGRAM%/*}" 2>/dev/null
-fi
 if [ -z "$ROOT" ] && [ "$s3m_reload" = 1 ]; then
   systemctl daemon-reload >&2
   # shellcheck disable=SC2086
