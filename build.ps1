@@ -111,6 +111,8 @@ foreach ($t in $Task) {
 `$ErrorActionPreference = 'Stop'
 `$env:PSModulePath = '$($pesterModules -replace "'", "''")' + [System.IO.Path]::PathSeparator + `$env:PSModulePath
 Import-Module Pester -RequiredVersion $pesterVersion
+# The tests run with PowerShell's default preference, as a user's session has it.
+`$ErrorActionPreference = 'Continue'
 `$c = New-PesterConfiguration
 `$c.Run.Path = @($pathList)
 `$c.Run.PassThru = `$true

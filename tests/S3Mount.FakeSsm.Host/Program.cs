@@ -2,10 +2,11 @@
 // Each simulated node is a sandbox directory: the S3Mount script SSM would run is run with /bin/sh against that
 // directory as its offline image root (ROOT=...), so create, list and remove really happen, without systemd or root.
 //
-//   dotnet S3Mount.FakeSsm.Host.dll [--nodes 3] [--offline 1] [--slow SECONDS]
+//   dotnet S3Mount.FakeSsm.Host.dll [--nodes 3] [--offline 1] [--slow SECONDS] [--tag KEY=VALUE]...
 //
 // Prints one JSON line (endpoint, region, keys, instance ids, sandbox) and serves until its standard input closes.
-// --slow: each sandbox node waits that long before it runs a script (cancellation tests). A line "state" on standard
+// --slow: each sandbox node waits that long before it runs a script (cancellation tests). --tag: a tag every node has
+// (SSM targets select them by tag:KEY=VALUE). A line "state" on standard
 // input answers one JSON line on standard output: the calls per operation and every command received (its id,
 // instances, comment, whether it was cancelled, and the script the nodes ran), for the tests' assertions.
 using System.Diagnostics;
@@ -15,6 +16,15 @@ using S3Mount.FakeSsm;
 var nodes = Arg("--nodes", 3);
 var offline = Arg("--offline", 1);
 var slow = TimeSpan.FromSeconds(Arg("--slow", 0));
+var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+for (var t = Array.IndexOf(args, "--tag"); t >= 0 && t + 1 < args.Length; t = Array.IndexOf(args, "--tag", t + 2))
+{
+    var eq = args[t + 1].IndexOf('=');
+    if (eq > 0)
+    {
+        tags[args[t + 1][..eq]] = args[t + 1][(eq + 1)..];
+    }
+}
 var sandbox = Directory.CreateTempSubdirectory("s3mount-fakessm-").FullName;
 const string accessKey = "AKIAFAKESSM000000001";
 const string secretKey = "fake/secret/key/for/the/fake/ssm/service0";
@@ -26,7 +36,7 @@ var ids = new List<string>();
 for (var i = 1; i <= nodes; i++)
 {
     var id = $"i-0fa{i:D14}";
-    fake.AddInstance(id, new SandboxInstance(SandboxInstance.Prepare(Path.Combine(sandbox, id), user, uid, gid).Root) { Delay = slow });
+    fake.AddNode(new FakeNode(id, new SandboxInstance(SandboxInstance.Prepare(Path.Combine(sandbox, id), user, uid, gid).Root) { Delay = slow }) { Tags = tags });
     ids.Add(id);
 }
 

@@ -52,12 +52,12 @@ function Get-SandboxSnapshot {
 
 function Start-FakeSsm {
     # Starts the fake SSM service (tests/S3Mount.FakeSsm.Host) with simulated nodes; returns its settings and process.
-    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0)
+    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0, [string[]] $Tag = @())
     $dll = Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/S3Mount.FakeSsm.Host/bin') -Recurse -Filter 'S3Mount.FakeSsm.Host.dll' |
         Sort-Object LastWriteTime -Descending | Select-Object -First 1
     if (-not $dll) { throw "tests/S3Mount.FakeSsm.Host is not built: run 'dotnet build S3Mount.slnx'." }
     $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow")) { $psi.ArgumentList.Add($a) }
+    foreach ($a in @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow") + @($Tag | ForEach-Object { '--tag', $_ })) { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardInput = $true
     $psi.RedirectStandardOutput = $true
     $psi.UseShellExecute = $false
