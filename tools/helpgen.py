@@ -163,6 +163,37 @@ cmd("Remove-S3MountService",
     ],
     ["None"])
 
+MAP = {
+    "MapPath": ("string", "A mount map file (.psd1, alias MapFile), resolved like other PowerShell paths: @{ Defaults = @{ User = 'ec2-user' }; Mounts = @( @{ Bucket = 'genomics-ref'; Path = '/fsx/ref'; ReadOnly = $true }, ... ) }. Each mount's keys are New-S3MountService's parameter names; Defaults (optional) gives fields every mount has unless it says otherwise. The file is parsed, never run: only hashtables, arrays, quoted strings, numbers, $true, $false and $null are accepted, and anything that would run (a command, &, $(...), a variable, a script block, a cast) is refused with its file, line and column (S3MountMapExecutable). The whole map is validated before any node is touched: unknown keys, wrong types, invalid mounts (the New-S3MountService rules), a path given twice (S3MountMapDuplicatePath), two buckets on one path (S3MountMapPathConflict), a path inside another mapped path (S3MountMapNested); every problem is listed in one S3MountMapInvalid error."),
+    "InputObject": ("PSObject", "The mounts of the map from the pipeline instead of a file: objects whose properties are New-S3MountService's parameter names ([pscustomobject]@{ Bucket = 'b'; Path = '/mnt/b'; AllowDelete = $true }, or hashtables), or Get-S3MountService output (each object's mount, options included), so a good node's mounts are a map. Every piped object together is the map; a PSCustomObject or hashtable with a property that is not a field is refused. The nodes come from -InstanceId, -Target or -Root on the command line, never from the piped objects."),
+    "Root": ("string", "An offline image root to hold against the map instead of this machine (units, enable links and directories in the image; nothing is started)."),
+}
+
+cmd("Compare-S3MountService",
+    "Reports how nodes differ from a mount map.",
+    "Reads the map (a .psd1 file with -MapPath, or piped mounts), validates all of it, then sends one script to every node (one SSM command per 50 nodes) and reports, per node and mapped mount: InSync (S3Mount's unit is there exactly as mapped, enabled and running), Missing (nothing mounts the path, or only an S3Mount unit the map does not have: Sync -Prune replaces it), Drifted (S3Mount's unit for the bucket and path has other settings, or is not enabled or running; Differences lists each field that differs with its old and new value), Foreign (a unit S3Mount did not write, the field recipe's or a hand-made one, mounts the path: Sync leaves it alone unless -Adopt); and per S3Mount unit the map does not have: Extra. Changes nothing on the nodes (reading needs no root). One object per node and mount, so | Where-Object State -ne InSync and | Group-Object State are the fleet report; a summary line follows on the information stream. " + NODE_NOTE,
+    merge(MAP, FLEET, AWS_REGION),
+    [
+        ("Compare-S3MountService -MapPath ./compute.psd1", "Reports how this machine differs from the map in compute.psd1."),
+        ("Compare-S3MountService ./compute.psd1 -Target 'tag:Role=hpc-compute' | Where-Object State -ne InSync", "Lists, across every compute node, each mount that is missing, drifted, extra or foreign, with what differs."),
+        ("Get-S3MountService -InstanceId i-0123456789abcdef0 | Compare-S3MountService -InstanceId $others", "Uses a good node's mounts as the map and reports how the other nodes differ from it."),
+    ],
+    ["S3Mount.S3MountDrift"], inputs="System.Management.Automation.PSObject (the mounts of the map)")
+
+cmd("Sync-S3MountService",
+    "Makes nodes have exactly the mounts of a mount map.",
+    "Reads and validates the whole map (see Compare-S3MountService), then sends one script per node (the same for every node: one SSM command per 50 nodes) that works out the node's plan where it runs and carries it out: creates Missing mounts, updates Drifted ones (only those restart), leaves InSync ones untouched (Changed is False, no restart), removes Extra ones only with -Prune (first, so their paths are free), and takes over Foreign units only with -Adopt. Each mount changes on its own: one whose change fails is rolled back to exactly its previous state and reported (Action Failed, with a non-terminating error carrying its own id), and the node's other mounts still converge. With -WhatIf the nodes make the plan and change nothing: each change they would make is a What if line. Writes one object per node and mount with the Action taken (InSync, Created, Updated, Adopted, Removed, Kept, Failed), so | Where-Object Action -ne InSync and | Group-Object Action are the fleet report; a summary line follows on the information stream. Confirms once per node. " + NODE_NOTE,
+    merge(MAP, {
+        "Prune": ("switch", "Also remove S3Mount's mounts that the map does not have (stopped, disabled, unit deleted; their directories stay). Without it they are reported with Action Kept."),
+        "Adopt": ("switch", "Take over units that S3Mount did not write (the field recipe's) for a mapped bucket and path, under their own name and location (the unit is rewritten and the mount restarts). A foreign unit that mounts another bucket at a mapped path is never replaced: that mount fails with S3MountPathInUse. Without -Adopt foreign units are reported with Action Kept."),
+    }, FLEET, AWS_REGION),
+    [
+        ("Sync-S3MountService ./compute.psd1 -InstanceId $ids -WhatIf", "Shows, node by node, what the nodes would create, update, adopt and remove; nothing is changed."),
+        ("Sync-S3MountService ./compute.psd1 -Target 'tag:Role=hpc-compute' -Prune | Group-Object Action", "Makes every compute node have exactly the mounts of the map, removing S3Mount mounts it does not have, and counts what was done."),
+        ("Sync-S3MountService -MapPath ./image.psd1 -Root /mnt/image", "Writes the map's units, enable links and directories into an image being built; nothing is started."),
+    ],
+    ["S3Mount.S3MountSyncResult"], inputs="System.Management.Automation.PSObject (the mounts of the map)")
+
 for verb, syn, desc, ex_local, ex_fleet in [
     ("Start", "Starts mount services.", "Starts each service (after resetting a failed state) and waits until the mount answers; a start that does not mount gives an S3MountStartFailed error with the journal's last lines.", "Start-S3MountService -Name mountpoint-s3-17a82347", "Get-S3MountService -InstanceId $ids | Where-Object ActiveState -ne active | Start-S3MountService"),
     ("Stop", "Stops mount services.", "Stops each service; mount-s3 unmounts itself, and the unit's ExecStopPost lazily unmounts a mount a dead daemon left.", "Stop-S3MountService -Path /mnt/s3", "Stop-S3MountService -Target 'tag:Role=hpc-compute' -Path /scratch/s3"),

@@ -23,6 +23,9 @@ internal static class MountInput
         ["ExtraArguments"] = MountSpecFields.ExtraArgument,
     };
 
+    /// <summary>The field a property of S3Mount's output feeds (ExtraArguments feeds ExtraArgument); others unchanged.</summary>
+    public static string FieldName(string property) => Aliases.TryGetValue(property, out var a) ? a : property;
+
     /// <summary>
     /// The spec: the piped object's Options as the base (or <paramref name="options"/>, given on the command line), its
     /// field-named properties over them, then every field the command line gives (<paramref name="commandLine"/>: the
@@ -36,7 +39,7 @@ internal static class MountInput
         {
             foreach (var p in piped.Properties)
             {
-                var name = Aliases.TryGetValue(p.Name, out var a) ? a : p.Name;
+                var name = FieldName(p.Name);
                 object? value;
                 try
                 {
