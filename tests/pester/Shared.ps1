@@ -52,12 +52,18 @@ function Get-SandboxSnapshot {
 
 function Start-FakeSsm {
     # Starts the fake SSM service (tests/S3Mount.FakeSsm.Host) with simulated nodes; returns its settings and process.
-    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0)
+    # -SandboxTag 'KEY=VALUE': tags of the sandbox nodes. -LabNode 'NAME[,KEY=VALUE]...': booted nodes of the node lab
+    # (tests/lab/lab.sh, the lab S3MOUNT_LAB_ID names) as instances with those tags; commands run in them as root.
+    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0, [string[]] $SandboxTag = @(), [string[]] $LabNode = @())
     $dll = Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/S3Mount.FakeSsm.Host/bin') -Recurse -Filter 'S3Mount.FakeSsm.Host.dll' |
         Sort-Object LastWriteTime -Descending | Select-Object -First 1
     if (-not $dll) { throw "tests/S3Mount.FakeSsm.Host is not built: run 'dotnet build S3Mount.slnx'." }
     $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow")) { $psi.ArgumentList.Add($a) }
+    $arguments = @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow")
+    foreach ($t in $SandboxTag) { $arguments += '--sandbox-tag', $t }
+    foreach ($n in $LabNode) { $arguments += '--lab-node', $n }
+    if ($LabNode) { $arguments += '--lab-script', (Join-Path $script:RepoRoot 'tests/lab/lab.sh') }
+    foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardInput = $true
     $psi.RedirectStandardOutput = $true
     $psi.UseShellExecute = $false
@@ -66,14 +72,16 @@ function Start-FakeSsm {
     if (-not $line) { throw 'The fake SSM service did not start.' }
     $settings = $line | ConvertFrom-Json
     [pscustomobject]@{
-        Process   = $process
-        Endpoint  = $settings.endpoint
-        Region    = $settings.region
-        AccessKey = $settings.accessKey
-        SecretKey = $settings.secretKey
-        Instances = @($settings.instances)
-        Offline   = @($settings.offline)
-        Sandbox   = $settings.sandbox
+        Process     = $process
+        Endpoint    = $settings.endpoint
+        Region      = $settings.region
+        AccessKey   = $settings.accessKey
+        SecretKey   = $settings.secretKey
+        Instances   = @($settings.instances)
+        Offline     = @($settings.offline)
+        Sandbox     = $settings.sandbox
+        SandboxTags = $settings.sandboxTags
+        LabNodes    = @($settings.labNodes)
     }
 }
 
