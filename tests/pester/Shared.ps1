@@ -6,6 +6,56 @@ if (-not (Test-Path -LiteralPath $script:ModuleManifest)) {
     throw "The module is not built: run 'dotnet build S3Mount.slnx' (or ./build.ps1) first. Expected $script:ModuleManifest"
 }
 
+$script:LabScript = Join-Path $script:RepoRoot 'tests/lab/lab.sh'
+
+function Get-LabUnavailableReason {
+    # Why the node lab cannot run on this machine (what S3Mount.Lab's NodeLab checks), or nothing.
+    if (-not $IsLinux) { return 'the node lab needs Linux' }
+    $uid = (& id -u).Trim()
+    if ($uid -ne '0') { return "the node lab needs root (running as uid $uid)" }
+    foreach ($tool in 'systemd-nspawn', 'debootstrap', 'nsenter') {
+        if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) { return "$tool is not installed (bash .ci/setup)" }
+    }
+    if (-not (Test-Path -LiteralPath /dev/fuse)) { return '/dev/fuse is missing (FUSE is not available)' }
+}
+
+function Invoke-Lab {
+    # tests/lab/lab.sh for the lab S3MOUNT_LAB_ID names; returns its stdout lines, or throws with its output.
+    param([Parameter(Mandatory)] [string[]] $Arguments)
+    $out = & $script:LabScript @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "lab.sh $($Arguments -join ' ') exited with $LASTEXITCODE`:`n$($out -join "`n")" }
+    @($out | Where-Object { $_ -is [string] })
+}
+
+function Enter-TestLab {
+    # Points lab.sh (and the fake SSM's lab nodes) at a lab of this test's own, "<S3MOUNT_LAB_ID or pester>-NAME-<PID>",
+    # owned by this pwsh (its watchdog destroys it as soon as this process dies), whose new nodes have no mount-s3;
+    # destroys what an interrupted earlier run of it left. Returns the environment Exit-TestLab restores.
+    param([Parameter(Mandatory)] [string] $Name)
+    $saved = @{}
+    $labEnv = @{
+        S3MOUNT_LAB_ID      = "$(if ($env:S3MOUNT_LAB_ID) { $env:S3MOUNT_LAB_ID } else { 'pester' })-$Name-$PID"
+        S3MOUNT_LAB_OWNER   = "$PID"
+        S3MOUNT_LAB_STANDIN = '0'
+    }
+    foreach ($k in $labEnv.Keys) {
+        $saved[$k] = [System.Environment]::GetEnvironmentVariable($k)
+        [System.Environment]::SetEnvironmentVariable($k, $labEnv[$k])
+    }
+    $null = Invoke-Lab destroy-all
+    $saved
+}
+
+function Exit-TestLab {
+    # Destroys the test's lab (nodes, servers, mounts, state) and restores the environment Enter-TestLab changed.
+    param($Saved)
+    if (-not $Saved) { return }
+    try { $null = Invoke-Lab destroy-all }
+    finally {
+        foreach ($k in $Saved.Keys) { [System.Environment]::SetEnvironmentVariable($k, $Saved[$k]) }
+    }
+}
+
 function Get-PwshCommand {
     # The pwsh running these tests, as a command line for a fresh process: a dotnet-tool pwsh runs as 'dotnet pwsh.dll'.
     $process = [System.Environment]::ProcessPath
