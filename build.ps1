@@ -97,8 +97,10 @@ foreach ($t in $Task) {
             $xunitDir = Join-Path $results 'xunit'
             $null = New-Item -ItemType Directory -Path $xunitDir -Force
 
-            # 1. The xunit projects (they build the module, the fake SSM and .tools/ first).
-            & dotnet test $solution -c $Configuration -nologo --logger 'trx' --results-directory $xunitDir
+            # 1. The whole solution is built first: 'dotnet test' builds only the test projects and what they reference,
+            #    and the Pester files need more (the fake SSM host, the module layout, .tools/). Then the xunit projects.
+            Invoke-Native dotnet @('build', $solution, '-c', $Configuration, '-nologo')
+            & dotnet test $solution -c $Configuration -nologo --no-build --logger 'trx' --results-directory $xunitDir
             $xunitExit = $LASTEXITCODE
             $xunit = Get-XunitCount -Directory $xunitDir
 
@@ -111,6 +113,8 @@ foreach ($t in $Task) {
 `$ErrorActionPreference = 'Stop'
 `$env:PSModulePath = '$($pesterModules -replace "'", "''")' + [System.IO.Path]::PathSeparator + `$env:PSModulePath
 Import-Module Pester -RequiredVersion $pesterVersion
+# The tests run with PowerShell's default preference, as a user's session has it.
+`$ErrorActionPreference = 'Continue'
 `$c = New-PesterConfiguration
 `$c.Run.Path = @($pathList)
 `$c.Run.PassThru = `$true

@@ -35,7 +35,7 @@ FLEET = {
 }
 AWS_REGION = {
     "Region": ("string", "The AWS Region SSM is called in (alias RegionToCall). Without it: $StoredAWSRegion (Set-DefaultAWSRegion), the profile, AWS_REGION, instance metadata."),
-    "EndpointUrl": ("string", "An SSM endpoint URL, for VPC endpoints or tests."),
+    "EndpointUrl": ("string", "An SSM endpoint URL, for VPC endpoints or tests. When not given, the AWS SDKs' environment variables AWS_ENDPOINT_URL_SSM, then AWS_ENDPOINT_URL, name it (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true); otherwise the Region's public SSM endpoint."),
 }
 SELECT = {
     "Name": ("string[]", "Service names, mountpoint-s3-17a82347 or mountpoint-s3-17a82347.service, as Get-S3MountService lists them. Binds by property name from S3Mount's output. Tab completion offers this machine's units."),

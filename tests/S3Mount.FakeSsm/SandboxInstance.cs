@@ -27,12 +27,14 @@ public sealed class SandboxInstance : IFakeInstance
     /// <summary>The result a refused script gets.</summary>
     public const string RefusedId = "S3MountSandboxRefused";
 
-    /// <summary>Creates the sandbox with /etc/passwd, /etc/group (root and the given user) and /etc/fuse.conf.</summary>
+    /// <summary>Creates the sandbox with /etc/passwd, /etc/group (root, ec2-user and the given user) and /etc/fuse.conf.</summary>
     public static SandboxInstance Prepare(string root, string user, string uid, string gid)
     {
         Directory.CreateDirectory(Path.Combine(root, "etc"));
-        File.WriteAllText(Path.Combine(root, "etc", "passwd"), $"root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{gid}::/home/{user}:/bin/sh\n");
-        File.WriteAllText(Path.Combine(root, "etc", "group"), $"root:x:0:\n{user}:x:{gid}:\n");
+        var extra = user is "root" or "ec2-user" ? string.Empty : $"{user}:x:{uid}:{gid}::/home/{user}:/bin/sh\n";
+        var extraGroup = user is "root" or "ec2-user" ? string.Empty : $"{user}:x:{gid}:\n";
+        File.WriteAllText(Path.Combine(root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nec2-user:x:1000:1000::/home/ec2-user:/bin/sh\n" + extra);
+        File.WriteAllText(Path.Combine(root, "etc", "group"), "root:x:0:\nec2-user:x:1000:\n" + extraGroup);
         File.WriteAllText(Path.Combine(root, "etc", "fuse.conf"), "#user_allow_other\n");
         return new SandboxInstance(root);
     }

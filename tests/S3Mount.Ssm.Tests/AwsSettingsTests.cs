@@ -132,5 +132,36 @@ public sealed class AwsSettingsTests : IDisposable
     {
         var s = Resolver(Env).Resolve(new AwsSettingsRequest { EndpointUrl = "https://vpce-123.ssm.us-west-1.vpce.amazonaws.com" });
         Assert.Equal(new Uri("https://vpce-123.ssm.us-west-1.vpce.amazonaws.com"), s.Endpoint);
+        Assert.Equal("-EndpointUrl", s.EndpointSource);
+    }
+
+    [Fact]
+    public void EndpointComesFromTheSdkEnvironmentVariablesLikeAwsTools()
+    {
+        // The AWS SDKs' service-specific endpoints: -EndpointUrl, then AWS_ENDPOINT_URL_SSM, then AWS_ENDPOINT_URL.
+        var env = new Dictionary<string, string>(Env) { ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:4566", ["AWS_ENDPOINT_URL_SSM"] = "http://127.0.0.1:9001/" };
+        var s = Resolver(env).Resolve(new AwsSettingsRequest());
+        Assert.Equal(new Uri("http://127.0.0.1:9001/"), s.Endpoint);
+        Assert.Equal("environment variable AWS_ENDPOINT_URL_SSM", s.EndpointSource);
+        Assert.Contains("endpoint http://127.0.0.1:9001/ from environment variable AWS_ENDPOINT_URL_SSM", s.Describe());
+
+        env.Remove("AWS_ENDPOINT_URL_SSM");
+        s = Resolver(env).Resolve(new AwsSettingsRequest());
+        Assert.Equal(new Uri("http://127.0.0.1:4566"), s.Endpoint);
+        Assert.Equal("environment variable AWS_ENDPOINT_URL", s.EndpointSource);
+
+        s = Resolver(env).Resolve(new AwsSettingsRequest { EndpointUrl = "https://vpce-1.ssm.us-west-1.vpce.amazonaws.com" });
+        Assert.Equal(new Uri("https://vpce-1.ssm.us-west-1.vpce.amazonaws.com"), s.Endpoint);
+
+        env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true";
+        s = Resolver(env).Resolve(new AwsSettingsRequest());
+        Assert.Null(s.Endpoint);
+        Assert.Null(s.EndpointSource);
+        Assert.DoesNotContain("endpoint", s.Describe());
+
+        var bad = new Dictionary<string, string>(Env) { ["AWS_ENDPOINT_URL_SSM"] = "ssm.internal:443" };
+        var e = Assert.Throws<S3MountException>(() => Resolver(bad).Resolve(new AwsSettingsRequest()));
+        Assert.Equal(SsmErrorIds.SsmEndpointInvalid, e.ErrorId);
+        Assert.Contains("AWS_ENDPOINT_URL_SSM", e.Message);
     }
 }

@@ -21,42 +21,13 @@ BeforeAll {
 Describe 'The module inside a real node: the README one-node tour in a booted lab node' {
     BeforeAll {
         $innerDir = Join-Path $PSScriptRoot 'node'
-        $labScript = Join-Path $RepoRoot 'tests/lab/lab.sh'
-
-        function Get-LabUnavailableReason {
-            # Why the node lab cannot run on this machine (what S3Mount.Lab's NodeLab checks), or nothing.
-            if (-not $IsLinux) { return 'the node lab needs Linux' }
-            $uid = (& id -u).Trim()
-            if ($uid -ne '0') { return "the node lab needs root (running as uid $uid)" }
-            foreach ($tool in 'systemd-nspawn', 'debootstrap', 'nsenter') {
-                if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) { return "$tool is not installed (bash .ci/setup)" }
-            }
-            if (-not (Test-Path -LiteralPath /dev/fuse)) { return '/dev/fuse is missing (FUSE is not available)' }
-        }
-
-        function Invoke-Lab {
-            # lab.sh for this test's own lab; returns its stdout lines, or throws with its output.
-            param([Parameter(Mandatory)] [string[]] $Arguments)
-            $out = & $labScript @Arguments 2>&1
-            if ($LASTEXITCODE -ne 0) { throw "lab.sh $($Arguments -join ' ') exited with $LASTEXITCODE`:`n$($out -join "`n")" }
-            @($out | Where-Object { $_ -is [string] })
-        }
 
         $skipReason = Get-LabUnavailableReason
         if ($skipReason -and $env:CI -ne 'true') { return }
         if ($skipReason) { throw "The node lab cannot start here: $skipReason. Under CI=true this fails instead of skipping." }
 
         # A lab of our own (destroyed in AfterAll, or by its watchdog as soon as this pwsh dies), a node without mount-s3.
-        $savedLabEnv = @{}
-        $labEnv = @{
-            S3MOUNT_LAB_ID      = "$(if ($env:S3MOUNT_LAB_ID) { $env:S3MOUNT_LAB_ID } else { 'pester' })-tour-$PID"
-            S3MOUNT_LAB_OWNER   = "$PID"
-            S3MOUNT_LAB_STANDIN = '0'
-        }
-        foreach ($k in $labEnv.Keys) {
-            $savedLabEnv[$k] = [System.Environment]::GetEnvironmentVariable($k)
-            [System.Environment]::SetEnvironmentVariable($k, $labEnv[$k])
-        }
+        $savedLabEnv = Enter-TestLab -Name tour
 
         # What the node gets, read-only: this pwsh (and the .NET it runs on), this Pester, the built module in a folder of
         # the node's $env:PSModulePath (the README's install), and the in-node suite.
@@ -82,13 +53,12 @@ Describe 'The module inside a real node: the README one-node tour in a booted la
             $envArgs = @('DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1', 'POWERSHELL_TELEMETRY_OPTOUT=1', 'POWERSHELL_UPDATECHECK=Off', 'DOTNET_NOLOGO=1') +
                 @($Environment.Keys | ForEach-Object { "$_=$($Environment[$_])" })
             $sw = [System.Diagnostics.Stopwatch]::StartNew()
-            $out = & $labScript exec tour timeout -k 5 $TimeoutSeconds env @envArgs @pwshInNode -NoProfile -NonInteractive @Arguments 2>&1
+            $out = & $LabScript exec tour timeout -k 5 $TimeoutSeconds env @envArgs @pwshInNode -NoProfile -NonInteractive @Arguments 2>&1
             [pscustomobject]@{ Output = @($out | ForEach-Object { "$_" }); ExitCode = $LASTEXITCODE; Seconds = $sw.Elapsed.TotalSeconds }
         }
 
         $timings = [ordered]@{}
         $sw = [System.Diagnostics.Stopwatch]::StartNew()
-        $null = Invoke-Lab destroy-all # what an interrupted earlier run of this session left (this lab id only)
         $null = Invoke-Lab s3, start
         $pkg = @{}
         foreach ($line in Invoke-Lab pkg, serve) { $k, $v = $line -split '=', 2; $pkg[$k] = $v }
@@ -123,12 +93,7 @@ Describe 'The module inside a real node: the README one-node tour in a booted la
     }
 
     AfterAll {
-        if ($savedLabEnv) {
-            try { $null = Invoke-Lab destroy-all }
-            finally {
-                foreach ($k in $savedLabEnv.Keys) { [System.Environment]::SetEnvironmentVariable($k, $savedLabEnv[$k]) }
-            }
-        }
+        Exit-TestLab $savedLabEnv
     }
 
     It 'runs pwsh and the in-node suite there, and every in-node test reports back' -ForEach @(@{ Expected = @($innerTests.Name) }) {
@@ -151,10 +116,10 @@ Describe 'The module inside a real node: the README one-node tour in a booted la
 
 Describe 'The README one-node tour and the in-node suite stay in step' {
     It 'every command of the README tour appears in the in-node suite as the README writes it' {
-        $readme = Get-Content -LiteralPath (Join-Path $RepoRoot 'README.md') -Raw
-        $section = [regex]::Match($readme, '(?ms)^## A tour: one node\s*\n```powershell\n(.*?)\n```')
-        $section.Success | Should -BeTrue -Because 'README.md has the section "A tour: one node" with a powershell block'
-        $commands = @($section.Groups[1].Value -split "`n" | ForEach-Object { ($_ -replace '#.*$', '').Trim() } | Where-Object { $_ })
+        . (Join-Path $PSScriptRoot 'ReadmeBlocks.ps1')
+        $section = @(Get-ReadmeBlock | Where-Object Kind -EQ 'node')
+        $section.Count | Should -Be 1 -Because 'README.md has one block marked <!-- readme-test: node --> (the tour "A tour: one node")'
+        $commands = @($section[0].Code -split "`n" | ForEach-Object { ($_ -replace '#.*$', '').Trim() } | Where-Object { $_ })
         $commands.Count | Should -BeGreaterThan 0
         $suite = Get-Content -LiteralPath (Join-Path $PSScriptRoot 'node' 'OneNodeTour.ps1') -Raw
         # Each as a whole statement: after a line start, '=', '{', '(' or ';', and ending the statement.

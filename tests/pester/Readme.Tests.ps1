@@ -7,6 +7,7 @@
 #   node      inside a booted lab node: tests/pester/NodeTour.Tests.ps1 runs every command of it (verbatim)
 #   fleet     against lab nodes behind the fake SSM: tests/pester/ReadmeFleet.Tests.ps1 runs it verbatim
 #   setup/ci  what .ci/run runs on a clean clone (checked here to be exactly the README's commands)
+#   map-file, map, map-transcript  the mount map tour: tests/pester/ReadmeMap.Tests.ps1
 # Other kinds are declared in $Runners below by the files that run them.
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'ReadmeBlocks.ps1')
@@ -20,8 +21,11 @@ BeforeAll {
     $readmePath = Join-Path $RepoRoot 'README.md'
     # Kinds run by other files, and the file that runs each.
     $Runners = @{
-        node  = 'tests/pester/NodeTour.Tests.ps1'
-        fleet = 'tests/pester/ReadmeFleet.Tests.ps1'
+        node             = 'tests/pester/NodeTour.Tests.ps1'
+        fleet            = 'tests/pester/ReadmeFleet.Tests.ps1'
+        'map-file'       = 'tests/pester/ReadmeMap.Tests.ps1'
+        map              = 'tests/pester/ReadmeMap.Tests.ps1'
+        'map-transcript' = 'tests/pester/ReadmeMap.Tests.ps1'
     }
     $Here = 'main-job', 'image', 'setup', 'ci'
     $onPath = Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1

@@ -6,6 +6,56 @@ if (-not (Test-Path -LiteralPath $script:ModuleManifest)) {
     throw "The module is not built: run 'dotnet build S3Mount.slnx' (or ./build.ps1) first. Expected $script:ModuleManifest"
 }
 
+$script:LabScript = Join-Path $script:RepoRoot 'tests/lab/lab.sh'
+
+function Get-LabUnavailableReason {
+    # Why the node lab cannot run on this machine (what S3Mount.Lab's NodeLab checks), or nothing.
+    if (-not $IsLinux) { return 'the node lab needs Linux' }
+    $uid = (& id -u).Trim()
+    if ($uid -ne '0') { return "the node lab needs root (running as uid $uid)" }
+    foreach ($tool in 'systemd-nspawn', 'debootstrap', 'nsenter') {
+        if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) { return "$tool is not installed (bash .ci/setup)" }
+    }
+    if (-not (Test-Path -LiteralPath /dev/fuse)) { return '/dev/fuse is missing (FUSE is not available)' }
+}
+
+function Invoke-Lab {
+    # tests/lab/lab.sh for the lab S3MOUNT_LAB_ID names; returns its stdout lines, or throws with its output.
+    param([Parameter(Mandatory)] [string[]] $Arguments)
+    $out = & $script:LabScript @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "lab.sh $($Arguments -join ' ') exited with $LASTEXITCODE`:`n$($out -join "`n")" }
+    @($out | Where-Object { $_ -is [string] })
+}
+
+function Enter-TestLab {
+    # Points lab.sh (and the fake SSM's lab nodes) at a lab of this test's own, "<S3MOUNT_LAB_ID or pester>-NAME-<PID>",
+    # owned by this pwsh (its watchdog destroys it as soon as this process dies), whose new nodes have no mount-s3;
+    # destroys what an interrupted earlier run of it left. Returns the environment Exit-TestLab restores.
+    param([Parameter(Mandatory)] [string] $Name)
+    $saved = @{}
+    $labEnv = @{
+        S3MOUNT_LAB_ID      = "$(if ($env:S3MOUNT_LAB_ID) { $env:S3MOUNT_LAB_ID } else { 'pester' })-$Name-$PID"
+        S3MOUNT_LAB_OWNER   = "$PID"
+        S3MOUNT_LAB_STANDIN = '0'
+    }
+    foreach ($k in $labEnv.Keys) {
+        $saved[$k] = [System.Environment]::GetEnvironmentVariable($k)
+        [System.Environment]::SetEnvironmentVariable($k, $labEnv[$k])
+    }
+    $null = Invoke-Lab destroy-all
+    $saved
+}
+
+function Exit-TestLab {
+    # Destroys the test's lab (nodes, servers, mounts, state) and restores the environment Enter-TestLab changed.
+    param($Saved)
+    if (-not $Saved) { return }
+    try { $null = Invoke-Lab destroy-all }
+    finally {
+        foreach ($k in $Saved.Keys) { [System.Environment]::SetEnvironmentVariable($k, $Saved[$k]) }
+    }
+}
+
 function Get-PwshCommand {
     # The pwsh running these tests, as a command line for a fresh process: a dotnet-tool pwsh runs as 'dotnet pwsh.dll'.
     $process = [System.Environment]::ProcessPath
@@ -52,12 +102,18 @@ function Get-SandboxSnapshot {
 
 function Start-FakeSsm {
     # Starts the fake SSM service (tests/S3Mount.FakeSsm.Host) with simulated nodes; returns its settings and process.
-    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0)
+    # -SandboxTag 'KEY=VALUE': tags of the sandbox nodes. -LabNode 'NAME[,KEY=VALUE]...': booted nodes of the node lab
+    # (tests/lab/lab.sh, the lab S3MOUNT_LAB_ID names) as instances with those tags; commands run in them as root.
+    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0, [string[]] $SandboxTag = @(), [string[]] $LabNode = @())
     $dll = Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/S3Mount.FakeSsm.Host/bin') -Recurse -Filter 'S3Mount.FakeSsm.Host.dll' |
         Sort-Object LastWriteTime -Descending | Select-Object -First 1
     if (-not $dll) { throw "tests/S3Mount.FakeSsm.Host is not built: run 'dotnet build S3Mount.slnx'." }
     $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow")) { $psi.ArgumentList.Add($a) }
+    $arguments = @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow")
+    foreach ($t in $SandboxTag) { $arguments += '--sandbox-tag', $t }
+    foreach ($n in $LabNode) { $arguments += '--lab-node', $n }
+    if ($LabNode) { $arguments += '--lab-script', (Join-Path $script:RepoRoot 'tests/lab/lab.sh') }
+    foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardInput = $true
     $psi.RedirectStandardOutput = $true
     $psi.UseShellExecute = $false
@@ -66,14 +122,16 @@ function Start-FakeSsm {
     if (-not $line) { throw 'The fake SSM service did not start.' }
     $settings = $line | ConvertFrom-Json
     [pscustomobject]@{
-        Process   = $process
-        Endpoint  = $settings.endpoint
-        Region    = $settings.region
-        AccessKey = $settings.accessKey
-        SecretKey = $settings.secretKey
-        Instances = @($settings.instances)
-        Offline   = @($settings.offline)
-        Sandbox   = $settings.sandbox
+        Process     = $process
+        Endpoint    = $settings.endpoint
+        Region      = $settings.region
+        AccessKey   = $settings.accessKey
+        SecretKey   = $settings.secretKey
+        Instances   = @($settings.instances)
+        Offline     = @($settings.offline)
+        Sandbox     = $settings.sandbox
+        SandboxTags = $settings.sandboxTags
+        LabNodes    = @($settings.labNodes)
     }
 }
 

@@ -202,7 +202,8 @@ Describe 'Paths and pipelines the PowerShell way' -Skip:(-not $IsLinux) {
     It 'Get-S3MountService takes wildcards on -Name and -Path, and a piped string or Get-Item result is a path' {
         @(Get-S3MountService -Root $img -Path '/mnt/good*').Count | Should -Be 2
         @(Get-S3MountService -Root $img -Name 'mountpoint-s3-*').Count | Should -BeGreaterOrEqual 3
-        @(Get-S3MountService -Root $img -Path '/MNT/GOOD1').Count | Should -Be 0 -Because 'exact paths are exact'
+        @(Get-S3MountService -Root $img -Path '/MNT/GOOD1' -ErrorAction SilentlyContinue -ErrorVariable notFound).Count | Should -Be 0 -Because 'exact paths are exact'
+        $notFound[0].FullyQualifiedErrorId | Should -BeLike 'S3MountServiceNotFound,*'
         @('/mnt/good2' | Get-S3MountService -Root $img).Bucket | Should -Be 'good-two'
         $null = New-Item -ItemType Directory -Path /tmp/s3mount-pester-item/mnt/good1 -Force
         try {

@@ -50,13 +50,14 @@ public sealed class AwsSettingsRequest
 /// <summary>Credentials and region ready for a client, with where each came from.</summary>
 public sealed class ResolvedAwsSettings
 {
-    public ResolvedAwsSettings(AWSCredentials credentials, string region, string credentialSource, string regionSource, Uri? endpoint)
+    public ResolvedAwsSettings(AWSCredentials credentials, string region, string credentialSource, string regionSource, Uri? endpoint, string? endpointSource = null)
     {
         Credentials = credentials;
         Region = region;
         CredentialSource = credentialSource;
         RegionSource = regionSource;
         Endpoint = endpoint;
+        EndpointSource = endpoint is null ? null : endpointSource ?? "explicit";
     }
 
     /// <summary>The SDK credentials object (engine-internal use; cmdlets never output it).</summary>
@@ -69,12 +70,16 @@ public sealed class ResolvedAwsSettings
 
     public string RegionSource { get; }
 
+    /// <summary>The SSM endpoint; null for the Region's public endpoint.</summary>
     public Uri? Endpoint { get; }
+
+    /// <summary>Where <see cref="Endpoint"/> came from ("-EndpointUrl", "environment variable AWS_ENDPOINT_URL_SSM", ...).</summary>
+    public string? EndpointSource { get; }
 
     /// <summary>A line for <c>WriteDebug</c>.</summary>
     public string Describe() =>
         "Credentials from " + CredentialSource + "; region '" + Region + "' from " + RegionSource +
-        (Endpoint is null ? string.Empty : "; endpoint " + Endpoint);
+        (Endpoint is null ? string.Empty : "; endpoint " + Endpoint + " from " + EndpointSource);
 
     /// <summary>Settings for tests and callers that already hold keys.</summary>
     public static ResolvedAwsSettings FromKeys(string accessKey, string secretKey, string region, Uri? endpoint = null, string? sessionToken = null) =>
@@ -85,7 +90,10 @@ public sealed class ResolvedAwsSettings
 /// <summary>
 /// Resolves credentials and region in the AWS.Tools for PowerShell order (see ssm.md):
 /// credentials: explicit keys, named profile (unknown = error), -Credential, stored credentials, environment, default profile, instance role;
-/// region: -Region, stored region, profile, environment, instance metadata.
+/// region: -Region, stored region, profile, environment, instance metadata;
+/// endpoint: -EndpointUrl, then the AWS SDKs' environment variables AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL (both
+/// ignored when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true), else the Region's public endpoint. The shared config
+/// file's endpoint_url and services sections are not read.
 /// </summary>
 public sealed class AwsSettingsResolver
 {
@@ -258,17 +266,43 @@ public sealed class AwsSettingsResolver
                 "No AWS region was found. Pass -Region, run Set-DefaultAWSRegion, set region in the profile or set AWS_REGION.", null);
         }
 
+        var (endpointUrl, endpointSource) = ConfiguredEndpoint(request.EndpointUrl);
         Uri? endpoint = null;
-        if (!string.IsNullOrEmpty(request.EndpointUrl))
+        if (endpointUrl is not null)
         {
-            if (!Uri.TryCreate(request.EndpointUrl, UriKind.Absolute, out endpoint) || (endpoint.Scheme != "https" && endpoint.Scheme != "http"))
+            if (!Uri.TryCreate(endpointUrl, UriKind.Absolute, out endpoint) || (endpoint.Scheme != "https" && endpoint.Scheme != "http"))
             {
                 throw new S3MountException(SsmErrorIds.SsmEndpointInvalid, S3MountErrorKind.InvalidArgument,
-                    "-EndpointUrl must be an absolute http or https URL.", request.EndpointUrl);
+                    endpointSource + " must be an absolute http or https URL.", endpointUrl);
             }
         }
 
-        return new ResolvedAwsSettings(creds, region, credSource!, regionSource!, endpoint);
+        return new ResolvedAwsSettings(creds, region, credSource!, regionSource!, endpoint, endpointSource);
+    }
+
+    // The SSM endpoint as the AWS SDKs configure one ("service-specific endpoints"): the explicit one, else
+    // AWS_ENDPOINT_URL_SSM, else AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
+    private (string? Url, string? Source) ConfiguredEndpoint(string? explicitUrl)
+    {
+        if (!string.IsNullOrEmpty(explicitUrl))
+        {
+            return (explicitUrl, "-EndpointUrl");
+        }
+
+        if (string.Equals(_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            return (null, null);
+        }
+
+        foreach (var name in new[] { "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL" })
+        {
+            if (NullIfEmpty(_env(name)) is string url)
+            {
+                return (url, "environment variable " + name);
+            }
+        }
+
+        return (null, null);
     }
 
     private static AWSCredentials FromObject(object o, string what) => ForeignCredentials.From(o, what);
