@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Amazon.SimpleSystemsManagement.Model;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Fleet;
 using S3Mount.Engine.Scripts;
@@ -44,9 +45,9 @@ internal sealed class LaggingClient : ISsmClient
 
     public int Thrown;
 
-    public Task<SsmCommand> SendCommandAsync(SendCommandRequest r, CancellationToken ct) => _inner.SendCommandAsync(r, ct);
+    public Task<Command> SendCommandAsync(SendCommandRequest r, CancellationToken ct) => _inner.SendCommandAsync(r, ct);
 
-    public Task<ListCommandInvocationsResponse> ListCommandInvocationsAsync(ListCommandInvocationsRequest r, CancellationToken ct) => _inner.ListCommandInvocationsAsync(r, ct);
+    public IAsyncEnumerable<ListCommandInvocationsResponse> ListCommandInvocationsAsync(ListCommandInvocationsRequest r, CancellationToken ct) => _inner.ListCommandInvocationsAsync(r, ct);
 
     public Task<GetCommandInvocationResponse> GetCommandInvocationAsync(GetCommandInvocationRequest r, CancellationToken ct)
     {
@@ -61,9 +62,9 @@ internal sealed class LaggingClient : ISsmClient
 
     public Task CancelCommandAsync(CancelCommandRequest r, CancellationToken ct) => _inner.CancelCommandAsync(r, ct);
 
-    public Task<DescribeInstanceInformationResponse> DescribeInstanceInformationAsync(DescribeInstanceInformationRequest r, CancellationToken ct) => _inner.DescribeInstanceInformationAsync(r, ct);
+    public IAsyncEnumerable<DescribeInstanceInformationResponse> DescribeInstanceInformationAsync(DescribeInstanceInformationRequest r, CancellationToken ct) => _inner.DescribeInstanceInformationAsync(r, ct);
 
-    public Task<ListCommandsResponse> ListCommandsAsync(ListCommandsRequest r, CancellationToken ct) => _inner.ListCommandsAsync(r, ct);
+    public IAsyncEnumerable<ListCommandsResponse> ListCommandsAsync(ListCommandsRequest r, CancellationToken ct) => _inner.ListCommandsAsync(r, ct);
 }
 
 public class FleetTests
@@ -72,6 +73,10 @@ public class FleetTests
     {
         PollInterval = TimeSpan.FromMilliseconds(20),
         MaxPollInterval = TimeSpan.FromMilliseconds(60),
+        MinPollInterval = TimeSpan.FromMilliseconds(5),
+        ResultLatency = TimeSpan.FromMilliseconds(50),
+        ThrottleBackoff = TimeSpan.FromMilliseconds(20),
+        ProgressInterval = TimeSpan.Zero,
     };
 
     private static List<string> Ids(int n, int from = 0) => Enumerable.Range(from, n).Select(Ssm.Id).ToList();

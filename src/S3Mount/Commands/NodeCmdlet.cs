@@ -1,9 +1,7 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using System.Threading.Tasks;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Fleet;
 using S3Mount.Engine.Node;
@@ -143,21 +141,22 @@ public abstract class NodeCmdlet : S3MountCmdlet
     protected void QueueFleet(string instanceId, NodeScript script, object context) => _fleetWork.Add((instanceId, script, context));
 
     /// <summary>
-    /// Sends the queued work (or, with -Target, <paramref name="targetScript"/> to the targets) and hands each node's
-    /// parsed result to <paramref name="onResult"/> on the pipeline thread; failed nodes become non-terminating errors.
+    /// Sends the queued work (or, with -Target, <paramref name="targetScript"/> to the targets) as one fleet run and hands
+    /// each node's parsed result to <paramref name="onResult"/> on the pipeline thread; failed nodes become non-terminating
+    /// errors. One queue carries results and progress of every script.
     /// </summary>
     protected void RunFleet<T>(string activity, Func<ResultBlock, T> parse, Action<string, T, object?> onResult, NodeScript? targetScript = null, object? targetContext = null)
     {
-        var groups = new List<(FleetRunRequest Request, object? Context)>();
+        var groups = new List<(FleetRunRequest Request, object? Context, IReadOnlyList<string> Ids)>();
         if (targetScript is not null && Target is { Length: > 0 })
         {
-            groups.Add((Request(targetScript, Array.Empty<string>(), ParseTargets(Target)), targetContext));
+            groups.Add((Request(targetScript, Array.Empty<string>(), ParseTargets(Target)), targetContext, Array.Empty<string>()));
         }
 
         foreach (var g in _fleetWork.GroupBy(w => w.Script.Text, StringComparer.Ordinal))
         {
             var ids = g.Select(w => w.InstanceId).Distinct(StringComparer.Ordinal).ToList();
-            groups.Add((Request(g.First().Script, ids, Array.Empty<SsmTarget>()), g.First().Context));
+            groups.Add((Request(g.First().Script, ids, Array.Empty<SsmTarget>()), g.First().Context, ids));
         }
 
         _fleetWork.Clear();
@@ -167,14 +166,26 @@ public abstract class NodeCmdlet : S3MountCmdlet
         }
 
         var settings = ResolveAws();
-        using var ssm = new SsmHttpClient(settings);
-        using var reader = string.IsNullOrEmpty(OutputS3BucketName) ? null : new S3OutputReader(settings);
+        try
+        {
+            settings.EnsureCredentialsAsync().GetAwaiter().GetResult();
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e);
+        }
+
+        groups = groups.Where(g => AdmitFleetWork(settings, g.Context, g.Ids)).ToList();
+        if (groups.Count == 0)
+        {
+            return;
+        }
+
+        using var ssm = new SsmClient(settings);
+        var reader = string.IsNullOrEmpty(OutputS3BucketName) ? null : new S3OutputReader(settings);
         var runner = new FleetRunner(ssm, reader);
-        var queue = new BlockingCollection<FleetEvent<(T Value, object? Context)>>();
-        var sinkProgress = new ConcurrentDictionary<int, FleetProgress>();
-        var tasks = groups.Select((g, i) =>
-            runner.RunAsync(g.Request, o => (parse(new ScriptOutput(o.ExitCode, o.Stdout, o.Stderr).Block(o.InstanceId)), g.Context), new Sink<(T, object?)>(queue, i, sinkProgress), Cancellation)).ToArray();
-        var all = Task.WhenAll(tasks).ContinueWith(_ => queue.CompleteAdding(), TaskScheduler.Default);
+        var contexts = groups.Select(g => g.Context).ToList();
+        using var run = runner.Start(groups.Select(g => g.Request).ToList(), o => parse(o.Block), Cancellation);
 
         const int fleetActivity = 1;
         const int batchActivity = 2;
@@ -182,19 +193,15 @@ public abstract class NodeCmdlet : S3MountCmdlet
         var batches = new ProgressRecord(batchActivity, "SSM commands", "Sending") { ParentActivityId = fleetActivity };
         try
         {
-            foreach (var e in queue.GetConsumingEnumerable())
+            foreach (var e in run.GetConsumingEnumerable())
             {
-                if (e.Progress is not null)
+                if (e.Progress is { } p)
                 {
-                    var done = sinkProgress.Values.Sum(p => p.NodesDone);
-                    var total = Math.Max(1, sinkProgress.Values.Sum(p => p.NodesTotal));
-                    progress.StatusDescription = $"{done} of {total} nodes done";
-                    progress.PercentComplete = Math.Min(100, done * 100 / total);
+                    progress.StatusDescription = $"{p.NodesFinished} of {p.NodesTotal} nodes finished, {p.NodesDone} results";
+                    progress.PercentComplete = p.PercentComplete;
                     WriteProgress(progress);
-                    var sent = sinkProgress.Values.Sum(p => p.BatchesSent);
-                    var batchTotal = Math.Max(1, sinkProgress.Values.Sum(p => p.BatchesTotal));
-                    batches.StatusDescription = $"{sent} of {batchTotal} commands sent";
-                    batches.PercentComplete = Math.Min(100, sent * 100 / batchTotal);
+                    batches.StatusDescription = $"{p.BatchesSent} of {p.BatchesTotal} commands sent";
+                    batches.PercentComplete = p.BatchesTotal <= 0 ? 100 : Math.Min(100, p.BatchesSent * 100 / p.BatchesTotal);
                     WriteProgress(batches);
                     continue;
                 }
@@ -202,7 +209,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
                 var r = e.Result!;
                 if (r.IsSuccess)
                 {
-                    onResult(r.InstanceId, r.Value.Value, r.Value.Context);
+                    onResult(r.InstanceId, r.Value!, contexts[r.RequestIndex]);
                 }
                 else
                 {
@@ -211,12 +218,8 @@ public abstract class NodeCmdlet : S3MountCmdlet
                 }
             }
 
-            all.GetAwaiter().GetResult();
-            foreach (var t in tasks)
-            {
-                var summary = t.GetAwaiter().GetResult();
-                WriteVerbose($"S3Mount: commands {string.Join(", ", summary.CommandIds)}: {summary.Succeeded} of {summary.NodesTotal} nodes succeeded in {summary.Elapsed.TotalSeconds:0.0} s" + (summary.MaxErrorsExceeded ? " (MaxErrors exceeded)" : string.Empty));
-            }
+            var summary = run.Completion.GetAwaiter().GetResult();
+            WriteVerbose($"S3Mount: {summary.Succeeded} of {summary.NodesTotal} nodes succeeded in {summary.Elapsed.TotalSeconds:0.0} s, {summary.CommandIds.Count} commands, {summary.ApiCalls} SSM calls ({summary.ThrottledCalls} throttled)" + (summary.MaxErrorsExceeded ? "; MaxErrors exceeded" : string.Empty));
         }
         catch (S3MountException e)
         {
@@ -228,12 +231,25 @@ public abstract class NodeCmdlet : S3MountCmdlet
         }
         finally
         {
+            if (Cancellation.IsCancellationRequested)
+            {
+                // Ctrl+C: the run cancels its commands; give it the moment it needs before the session moves on.
+                run.Completion.Wait(TimeSpan.FromSeconds(10));
+            }
+
+            (reader as IDisposable)?.Dispose();
             batches.RecordType = ProgressRecordType.Completed;
             progress.RecordType = ProgressRecordType.Completed;
             WriteProgress(batches);
             WriteProgress(progress);
         }
     }
+
+    /// <summary>
+    /// A last admin-side check of one script's work before anything is sent (New-S3MountService checks the bucket);
+    /// false drops that work, after writing its error. <paramref name="context"/> is what was queued with the script.
+    /// </summary>
+    protected virtual bool AdmitFleetWork(ResolvedAwsSettings settings, object? context, IReadOnlyList<string> instanceIds) => true;
 
     /// <summary>
     /// Credentials and Region the AWS.Tools way (explicit keys, profile, -Credential, $StoredAWSCredentials, environment,
@@ -293,39 +309,6 @@ public abstract class NodeCmdlet : S3MountCmdlet
     }).ToList();
 
     private static object? Unwrap(object? value) => value is PSObject p ? p.BaseObject : value;
-
-    private sealed class Sink<T> : IFleetSink<T>
-    {
-        private readonly BlockingCollection<FleetEvent<T>> _queue;
-        private readonly int _index;
-        private readonly ConcurrentDictionary<int, FleetProgress> _progress;
-
-        public Sink(BlockingCollection<FleetEvent<T>> queue, int index, ConcurrentDictionary<int, FleetProgress> progress)
-        {
-            _queue = queue;
-            _index = index;
-            _progress = progress;
-        }
-
-        public void OnResult(FleetNodeResult<T> result) => Add(new FleetEvent<T> { Result = result });
-
-        public void OnProgress(FleetProgress progress)
-        {
-            _progress[_index] = progress;
-            Add(new FleetEvent<T> { Progress = progress });
-        }
-
-        private void Add(FleetEvent<T> e)
-        {
-            try
-            {
-                _queue.Add(e);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-        }
-    }
 }
 
 /// <summary>A node cmdlet with the AWS.Tools <c>-Region</c> and <c>-EndpointUrl</c> parameters for SSM.</summary>
