@@ -147,7 +147,8 @@ internal sealed class CommandPoller<T>
             }
 
             var now = DateTime.UtcNow;
-            nextPoll ??= active.Min(t => t.SentUtc) + baseInterval;
+            // The first poll comes early: a small fleet of quick scripts is done by then.
+            nextPoll ??= active.Min(t => t.SentUtc) + TimeSpan.FromTicks(baseInterval.Ticks / 2);
             if (now < nextPoll.Value)
             {
                 await o.Delay(nextPoll.Value - now, _s.Ct).ConfigureAwait(false);
