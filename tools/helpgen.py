@@ -117,6 +117,7 @@ cmd("New-S3MountService",
         "Root": ("string", "An offline image root: write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd; nothing is started. Needs no systemd and no AWS."),
         "SsmRegion": ("string", "The Region SSM is called in (alias RegionToCall); -Region is the bucket's Region for mount-s3."),
         "SsmEndpoint": ("string", "An SSM endpoint URL (VPC endpoints, tests); -EndpointUrl is the S3 endpoint for mount-s3."),
+        "SkipBucketCheck": ("switch", "Send the mount to the nodes without first checking, with your own credentials, that the bucket exists and is in the Region mount-s3 will use (HeadBucket, addressed like the nodes' mount-s3: its -Region, -EndpointUrl, path style, dual-stack). Without it, a bucket that does not exist (S3MountBucketNotFound), that your credentials may not read (S3MountBucketAccessDenied), or that is not in the -Region given (S3MountBucketRegionMismatch) is refused before anything is sent. For admins who may not read the bucket themselves."),
     }, FLEET),
     [
         ("New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -AllowOther -User ec2-user", "Mounts the bucket read-only at /fsx/ref on this machine, as ec2-user, visible to every user."),

@@ -8,6 +8,8 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
         Import-Module $ModuleManifest -Force -ErrorAction Stop
         $fake = Start-FakeSsm -Nodes 3 -Offline 1
         $aws = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey }
+        # New-S3MountService: SSM through -SsmRegion/-SsmEndpoint; the bucket check goes where mount-s3 will go (the fake S3).
+        $create = @{ SsmRegion = $fake.Region; SsmEndpoint = $fake.Endpoint; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey; EndpointUrl = $fake.S3Endpoint.TrimEnd('/'); ForcePathStyle = $true }
         $user = [System.Environment]::UserName
     }
 
@@ -18,7 +20,7 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
 
     It 'creates a mount on every piped node and returns one object per node, with an error for the offline node only' {
         $nodes = @($fake.Instances + $fake.Offline) | ForEach-Object { [pscustomobject]@{ InstanceId = $_; State = 'running' } }
-        $created = $nodes | New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -User $user -SsmRegion $aws.Region -SsmEndpoint $aws.EndpointUrl -AccessKey $aws.AccessKey -SecretKey $aws.SecretKey -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $created = $nodes | New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -User $user @create -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         @($created.InstanceId | Sort-Object) | Should -Be @($fake.Instances | Sort-Object)
         $created | ForEach-Object { $_.Changed | Should -BeTrue }
         $errs.Count | Should -Be 1
@@ -37,10 +39,33 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
 
     It 'a node-side refusal is a non-terminating error with the script''s own id, per node' {
         $errs = $null
-        New-S3MountService -InstanceId $fake.Instances -Bucket my-bucket -Path /mnt/s3 -User 'no-such-user-s3m' -SsmRegion $aws.Region -SsmEndpoint $aws.EndpointUrl -AccessKey $aws.AccessKey -SecretKey $aws.SecretKey -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue |
+        New-S3MountService -InstanceId $fake.Instances -Bucket my-bucket -Path /mnt/s3 -User 'no-such-user-s3m' @create -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue |
             Should -BeNullOrEmpty
         $errs.Count | Should -Be 3
         $errs | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'S3MountUserUnknown*'; $_.CategoryInfo.Category | Should -Be 'ObjectNotFound' }
+    }
+
+    It 'a bucket that does not exist is refused once, before anything is sent to any node' {
+        $before = @((Get-FakeSsmState $fake).commands).Count
+        $errs = $null
+        New-S3MountService -InstanceId $fake.Instances -Bucket genomics-rfe -Path /mnt/typo -User $user @create -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue |
+            Should -BeNullOrEmpty
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'S3MountBucketNotFound*'
+        $errs[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $errs[0].TargetObject | Should -Be 's3://genomics-rfe/'
+        @((Get-FakeSsmState $fake).commands).Count | Should -Be $before
+        @((Get-FakeSsmState $fake).s3 | Where-Object { $_ -like "HEAD genomics-rfe/ auth=AWS4-HMAC-SHA256 Credential=$($fake.AccessKey)/*" }).Count | Should -Be 1
+    }
+
+    It 'a wrong mount-s3 -Region is refused; -SkipBucketCheck sends without the check' {
+        { New-S3MountService -InstanceId $fake.Instances[0] -Bucket genomics-ref -Path /mnt/wrong -Region eu-west-1 -User $user @create -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'S3MountBucketRegionMismatch,*'
+        $s3Before = @((Get-FakeSsmState $fake).s3).Count
+        $made = New-S3MountService -InstanceId $fake.Instances[0] -Bucket genomics-rfe -Path /mnt/skipped -User $user @create -SkipBucketCheck -Confirm:$false
+        $made.InstanceId | Should -Be $fake.Instances[0]
+        @((Get-FakeSsmState $fake).s3).Count | Should -Be $s3Before
+        Remove-S3MountService -InstanceId $fake.Instances[0] -Path /mnt/skipped @aws -Confirm:$false
     }
 
     It 'a normal run completes its progress records' {

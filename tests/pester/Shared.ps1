@@ -50,13 +50,26 @@ function Get-SandboxSnapshot {
 }
 
 function Start-FakeSsm {
-    # Starts the fake SSM service (tests/S3Mount.FakeSsm.Host) with simulated nodes; returns its settings and process.
-    param([int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0)
+    # Starts the fake SSM service (tests/S3Mount.FakeSsm.Host) with sandbox and simulated nodes; returns its settings and
+    # process. The simulated node kinds (see the host's Program.cs) come back in .Simulated, by kind.
+    param(
+        [int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0,
+        [int] $Simulated = 0, [double] $MinLatency = 0.2, [double] $MaxLatency = 1.0,
+        [int] $Undeliverable = 0, [int] $Failing = 0, [int] $Dying = 0, [int] $StuckPending = 0, [int] $Large = 0, [int] $Huge = 0, [int] $Forged = 0,
+        [int] $Throttle = 0, [double] $TimeoutScale = 1.0, [string[]] $Tag = @(),
+        [string[]] $Bucket = @('genomics-ref=us-east-1', 'my-bucket=us-east-1')
+    )
     $dll = Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/S3Mount.FakeSsm.Host/bin') -Recurse -Filter 'S3Mount.FakeSsm.Host.dll' |
         Sort-Object LastWriteTime -Descending | Select-Object -First 1
     if (-not $dll) { throw "tests/S3Mount.FakeSsm.Host is not built: run 'dotnet build S3Mount.slnx'." }
     $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow")) { $psi.ArgumentList.Add($a) }
+    $arguments = @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow",
+        '--simulated', "$Simulated", '--min-latency', "$MinLatency", '--max-latency', "$MaxLatency",
+        '--undeliverable', "$Undeliverable", '--failing', "$Failing", '--dying', "$Dying", '--stuck-pending', "$StuckPending",
+        '--large', "$Large", '--huge', "$Huge", '--forged', "$Forged", '--throttle', "$Throttle", '--timeout-scale', "$TimeoutScale")
+    foreach ($t in $Tag) { $arguments += @('--tag', $t) }
+    foreach ($b in $Bucket) { $arguments += @('--bucket', $b) }
+    foreach ($a in $arguments) { $psi.ArgumentList.Add([string]$a) }
     $psi.RedirectStandardInput = $true
     $psi.RedirectStandardOutput = $true
     $psi.UseShellExecute = $false
@@ -65,19 +78,22 @@ function Start-FakeSsm {
     if (-not $line) { throw 'The fake SSM service did not start.' }
     $settings = $line | ConvertFrom-Json
     [pscustomobject]@{
-        Process   = $process
-        Endpoint  = $settings.endpoint
-        Region    = $settings.region
-        AccessKey = $settings.accessKey
-        SecretKey = $settings.secretKey
-        Instances = @($settings.instances)
-        Offline   = @($settings.offline)
-        Sandbox   = $settings.sandbox
+        Process    = $process
+        Endpoint   = $settings.endpoint
+        S3Endpoint = $settings.s3Endpoint
+        Region     = $settings.region
+        AccessKey  = $settings.accessKey
+        SecretKey  = $settings.secretKey
+        Instances  = @($settings.instances)
+        Offline    = @($settings.offline)
+        Simulated  = $settings.simulated
+        Sandbox    = $settings.sandbox
     }
 }
 
 function Get-FakeSsmState {
-    # What the fake SSM received so far: calls per operation and every command (id, instances, comment, cancelled, script).
+    # What the fake SSM received so far: calls per operation, throttled calls, the fake S3's requests, and every command
+    # (id, instances, comment, cancelled, script).
     param([Parameter(Mandatory)] $Fake)
     $Fake.Process.StandardInput.WriteLine('state')
     $Fake.Process.StandardInput.Flush()

@@ -18,4 +18,10 @@ public static class ErrorIds
     public const string VersionInvalid = "S3MountVersionInvalid";
     public const string UnitInvalid = "S3MountUnitInvalid";
     public const string NameInvalid = "S3MountNameInvalid";
+
+    // The admin-side bucket check (Preflight.BucketPreflight), before anything is sent to a node.
+    public const string BucketNotFound = "S3MountBucketNotFound";
+    public const string BucketRegionMismatch = "S3MountBucketRegionMismatch";
+    public const string BucketAccessDenied = "S3MountBucketAccessDenied";
+    public const string BucketCheckFailed = "S3MountBucketCheckFailed";
 }

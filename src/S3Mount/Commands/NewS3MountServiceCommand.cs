@@ -6,6 +6,7 @@ using System.Management.Automation;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Model;
 using S3Mount.Engine.Node;
+using S3Mount.Engine.Preflight;
 
 namespace S3Mount.Commands;
 
@@ -24,6 +25,7 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     };
 
     private MountSpec? _spec;
+    private BucketPreflight? _buckets;
 
     /// <summary>A bucket name, directory bucket, access point alias or ARN, or <c>s3://bucket/prefix/</c>.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -128,6 +130,10 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     [Parameter]
     public string? SsmEndpoint { get; set; }
 
+    /// <summary>Send the mount to the nodes without first checking, with your credentials, that the bucket exists in its region.</summary>
+    [Parameter]
+    public SwitchParameter SkipBucketCheck { get; set; }
+
     protected override string? SsmRegionValue => SsmRegion;
 
     protected override string? SsmEndpointValue => SsmEndpoint;
@@ -191,7 +197,42 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
             targetScript = NodeOperations.Create(new CreateRequest(_spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure });
         }
 
-        RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id), targetScript);
+        RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id), targetScript, _spec);
+    }
+
+    /// <summary>
+    /// The admin-side bucket check before anything is sent (once per distinct bucket): it reads the mount's own S3
+    /// settings (mount-s3's region, endpoint, path style...) from the spec, so it follows whatever the parameters are named.
+    /// </summary>
+    protected override bool AdmitFleetWork(Engine.Ssm.ResolvedAwsSettings settings, object? context, IReadOnlyList<string> instanceIds)
+    {
+        if (SkipBucketCheck || context is not MountSpec spec)
+        {
+            return true;
+        }
+
+        _buckets ??= new BucketPreflight(settings);
+        try
+        {
+            var result = _buckets.CheckAsync(spec, Cancellation).GetAwaiter().GetResult();
+            WriteVerbose(result.Describe());
+            if (result.Warning is not null && result.Checked)
+            {
+                WriteWarning(result.Warning);
+            }
+
+            return true;
+        }
+        catch (S3MountException e)
+        {
+            var nodes = instanceIds.Count == 0 ? "the targets" : instanceIds.Count == 1 ? instanceIds[0] : instanceIds.Count + " nodes";
+            Fail(new S3MountException(e.ErrorId, e.Kind, e.Message + " Not sent to " + nodes + ".", spec.Uri, e), spec.Uri);
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
     }
 
     private void WriteCreated(CreateResult r, string? instanceId)
