@@ -83,6 +83,22 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
         finally { $ps.Dispose() }
     }
 
+    It 'a credential_process profile given by -ProfileName signs the calls (the fake checks the signature in full)' {
+        $dir = Join-Path ([System.IO.Path]::GetTempPath()) ('s3mount-profile-' + [guid]::NewGuid().ToString('N'))
+        $null = New-Item -ItemType Directory -Path $dir
+        try {
+            $script = Join-Path $dir 'creds.sh'
+            Set-Content -LiteralPath $script -Value "#!/bin/sh`nprintf '%s' '{""Version"": 1, ""AccessKeyId"": ""$($fake.AccessKey)"", ""SecretAccessKey"": ""$($fake.SecretKey)""}'`n" -NoNewline
+            & chmod 700 $script
+            $file = Join-Path $dir 'credentials'
+            Set-Content -LiteralPath $file -Value "[fleet-admin]`ncredential_process = $script`nregion = $($fake.Region)`n"
+            $listed = @(Get-S3MountService -InstanceId $fake.Instances -ProfileName fleet-admin -ProfileLocation $file -EndpointUrl $fake.Endpoint -ErrorAction Stop)
+            $listed.Count | Should -Be 0
+            (Get-FakeSsmState $fake).calls.ListCommandInvocations | Should -BeGreaterThan 0
+        }
+        finally { Remove-Item -LiteralPath $dir -Recurse -Force }
+    }
+
     It 'a missing named profile is a terminating error, never a silent fallback' {
         { Get-S3MountService -InstanceId $fake.Instances -ProfileName 'no-such-profile-s3m' -EndpointUrl $fake.Endpoint -Region $fake.Region -ErrorAction Stop } |
             Should -Throw -ErrorId 'SsmProfileNotFound,*'
