@@ -33,7 +33,7 @@ public sealed class FakeBucket
 /// PermanentRedirect when signed for another region, 404, 403), GetObject, PutObject. Objects of unknown buckets are
 /// accepted on PUT (the fake SSM writes command output there) so tests need not create every bucket.
 /// </summary>
-public sealed class FakeS3Server : IDisposable
+public sealed class FakeS3Server : IOutputStore, IDisposable
 {
     private static readonly Regex ScopeRegion = new("Credential=[^/]+/\\d{8}/(?<region>[a-z0-9-]+)/s3/aws4_request", RegexOptions.CultureInvariant);
     private readonly LoopbackHttpServer _http;
@@ -55,6 +55,13 @@ public sealed class FakeS3Server : IDisposable
         var b = new FakeBucket(name, region) { Denied = denied };
         Buckets[name] = b;
         return b;
+    }
+
+    /// <summary>As the fake SSM's output store: SSM writes full command output here.</summary>
+    public Task PutAsync(string bucket, string key, string content, System.Threading.CancellationToken cancellationToken)
+    {
+        Objects[bucket + "/" + key] = Encoding.UTF8.GetBytes(content);
+        return Task.CompletedTask;
     }
 
     private Task<FakeHttpResponse> HandleAsync(FakeHttpRequest request)
