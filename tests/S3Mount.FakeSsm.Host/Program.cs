@@ -3,7 +3,7 @@
 //   dotnet S3Mount.FakeSsm.Host.dll [--nodes 3] [--offline 1] [--slow SECONDS] [--tag Key=Value ...]
 //       [--simulated N [--min-latency S] [--max-latency S] [--undeliverable N] [--failing N] [--dying N]
 //        [--stuck-pending N] [--large N] [--huge N] [--forged N]]
-//       [--throttle PERCENT] [--timeout-scale X] [--api-latency-ms MS] [--bucket NAME=REGION ...]
+//       [--throttle PERCENT] [--fail-first-sends N] [--timeout-scale X] [--api-latency-ms MS] [--bucket NAME=REGION ...]
 //
 // --nodes: sandbox nodes. Each is a directory: the S3Mount script SSM would run is run with /bin/sh against it as its
 //   offline image root (ROOT=...), so create, list and remove really happen, without systemd or root. --slow: each
@@ -17,6 +17,7 @@
 //   24,000), --forged print untrusted output (a forged block claiming another instance, bad escapes, 10 MB, a block
 //   without end, a non-word error id; one kind per node, in turn).
 // --tag: tags on every node (tag targets). --throttle: that percentage of calls answers ThrottlingException.
+// --fail-first-sends: the first N SendCommand calls answer 503 (retry tests).
 // --timeout-scale: multiplies delivery and execution timeouts. --bucket: a fake S3 with these buckets (its endpoint
 //   in the JSON line as s3Endpoint).
 //
@@ -46,6 +47,7 @@ using var fake = new FakeSsmServer(new FakeSsmOptions
     SecretKeys = new Dictionary<string, string> { [accessKey] = secretKey },
     TimeoutScale = Dbl("--timeout-scale", 1.0),
     ApiLatency = TimeSpan.FromMilliseconds(Arg("--api-latency-ms", 0)),
+    FailFirstSends = Arg("--fail-first-sends", 0),
 });
 using var s3 = All("--bucket").Count > 0 ? new FakeS3Server() : null;
 foreach (var b in All("--bucket").Select(b => b.Split('=', 2)))

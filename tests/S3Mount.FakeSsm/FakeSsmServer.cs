@@ -40,6 +40,9 @@ public sealed class FakeSsmOptions
     /// <summary>Multiplies TimeoutSeconds and executionTimeout so tests need not wait 30 s (e.g. 0.001).</summary>
     public double TimeoutScale { get; init; } = 1.0;
 
+    /// <summary>The first this many SendCommand calls answer 503 ServiceUnavailable (retry tests).</summary>
+    public int FailFirstSends { get; init; }
+
     /// <summary>Added to every answer, like a real API round trip (benchmarks).</summary>
     public TimeSpan ApiLatency { get; init; } = TimeSpan.Zero;
 }
@@ -73,6 +76,7 @@ public sealed class FakeSsmServer : IDisposable
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<FakeRequestRecord> _log = new();
     private int _throttled;
+    private int _sends;
 
     public FakeSsmServer(FakeSsmOptions? options = null)
     {
@@ -174,6 +178,11 @@ public sealed class FakeSsmServer : IDisposable
         if (!ops.Contains(op))
         {
             return Error(400, "UnknownOperationException", "Unknown operation " + target);
+        }
+
+        if (op == "SendCommand" && Interlocked.Increment(ref _sends) <= Options.FailFirstSends)
+        {
+            return Error(503, "ServiceUnavailable", "Service is unavailable (injected).");
         }
 
         if (Throttle())

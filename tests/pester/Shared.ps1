@@ -56,7 +56,7 @@ function Start-FakeSsm {
         [int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0,
         [int] $Simulated = 0, [double] $MinLatency = 0.2, [double] $MaxLatency = 1.0,
         [int] $Undeliverable = 0, [int] $Failing = 0, [int] $Dying = 0, [int] $StuckPending = 0, [int] $Large = 0, [int] $Huge = 0, [int] $Forged = 0,
-        [int] $Throttle = 0, [double] $TimeoutScale = 1.0, [string[]] $Tag = @(),
+        [int] $Throttle = 0, [int] $FailFirstSends = 0, [double] $TimeoutScale = 1.0, [string[]] $Tag = @(),
         [string[]] $Bucket = @('genomics-ref=us-east-1', 'my-bucket=us-east-1')
     )
     $dll = Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/S3Mount.FakeSsm.Host/bin') -Recurse -Filter 'S3Mount.FakeSsm.Host.dll' |
@@ -66,7 +66,7 @@ function Start-FakeSsm {
     $arguments = @($dll.FullName, '--nodes', "$Nodes", '--offline', "$Offline", '--slow', "$Slow",
         '--simulated', "$Simulated", '--min-latency', "$MinLatency", '--max-latency', "$MaxLatency",
         '--undeliverable', "$Undeliverable", '--failing', "$Failing", '--dying', "$Dying", '--stuck-pending', "$StuckPending",
-        '--large', "$Large", '--huge', "$Huge", '--forged', "$Forged", '--throttle', "$Throttle", '--timeout-scale', "$TimeoutScale")
+        '--large', "$Large", '--huge', "$Huge", '--forged', "$Forged", '--throttle', "$Throttle", '--fail-first-sends', "$FailFirstSends", '--timeout-scale', "$TimeoutScale")
     foreach ($t in $Tag) { $arguments += @('--tag', $t) }
     foreach ($b in $Bucket) { $arguments += @('--bucket', $b) }
     foreach ($a in $arguments) { $psi.ArgumentList.Add([string]$a) }

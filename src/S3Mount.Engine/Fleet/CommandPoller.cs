@@ -64,6 +64,7 @@ internal sealed class CommandTracker
 
     public bool CommandTerminal { get; set; }
     public int ConsecutiveFailures { get; set; }
+    public bool LastFetchFailed { get; set; }
     public int Fetches { get; set; }
     public bool CancelSent { get; set; }
     public bool Done { get; private set; }
@@ -165,6 +166,12 @@ internal sealed class CommandPoller<T>
 
             baseInterval = TimeSpan.FromTicks(Math.Min(o.MaxPollInterval.Ticks, Math.Max(o.PollInterval.Ticks, (long)(baseInterval.Ticks * o.PollGrowth))));
             var interval = TimeSpan.FromTicks(Math.Max(minInterval.Ticks, (long)(baseInterval.Ticks * RunningShare())));
+            if ((sweep && !swept) || due.Any(t => t.LastFetchFailed))
+            {
+                // A poll the throttle (or the network) lost is made again soon, not a whole interval later.
+                interval = TimeSpan.FromTicks(Math.Max(minInterval.Ticks, interval.Ticks / 4));
+            }
+
             nextPoll = DateTime.UtcNow + interval;
         }
     }
@@ -308,9 +315,11 @@ internal sealed class CommandPoller<T>
             }
 
             t.ConsecutiveFailures = 0;
+            t.LastFetchFailed = false;
         }
         catch (SsmServiceException ex)
         {
+            t.LastFetchFailed = true;
             // Right after SendCommand the command may not be visible yet (eventual consistency), and a throttled poll is
             // just polled again: neither counts against the command.
             var young = t.Fetches < 5 && (ex.ErrorId == SsmErrorIds.SsmInvalidCommandId || ex.ErrorId == SsmErrorIds.SsmInvocationDoesNotExist);
