@@ -220,9 +220,11 @@ internal sealed class CommandPoller<T>
         var seen = 0;
         try
         {
+            // A sweep of many commands is several pages: a throttled page is asked for again (from its token), or one
+            // throttle in four pages would lose most sweeps of a 10,000-node fleet.
             await foreach (var page in _s.Calls.PagesAsync(
                 (token, c) => _ssm.ListCommandsAsync(new ListCommandsRequest { Filters = filters, MaxResults = 50, NextToken = token }, c),
-                p => p.NextToken, must: false).ConfigureAwait(false))
+                p => p.NextToken, must: true).ConfigureAwait(false))
             {
                 foreach (var cmd in page.Commands ?? new List<Command>())
                 {

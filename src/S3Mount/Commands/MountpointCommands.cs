@@ -16,7 +16,7 @@ public sealed class GetMountpointS3Command : AwsCmdlet
         {
             foreach (var id in CurrentInstances)
             {
-                QueueFleet(id, InstallOperations.Report(), id);
+                QueueFleet(id, CachedScript("report", InstallOperations.Report), id);
             }
 
             return;
@@ -204,8 +204,10 @@ public sealed class InstallMountpointS3Command : AwsCmdlet
         _ => ReleaseUrl ?? "the official release bucket",
     };
 
-    // The script for the request; an s3:// package is presigned now, with this session's AWS credentials.
-    private Engine.Scripts.NodeScript Script()
+    // The script for the request, composed once; an s3:// package is presigned now, with this session's AWS credentials.
+    private Engine.Scripts.NodeScript Script() => CachedScript("install", ComposeScript);
+
+    private Engine.Scripts.NodeScript ComposeScript()
     {
         var request = _request!;
         try

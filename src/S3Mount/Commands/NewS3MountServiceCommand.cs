@@ -145,7 +145,8 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
         try
         {
             spec = BuildSpec();
-            script = NodeOperations.Create(new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = Root });
+            var built = spec;
+            script = CachedScript(spec, () => NodeOperations.Create(new CreateRequest(built) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = Root }));
         }
         catch (S3MountException e)
         {

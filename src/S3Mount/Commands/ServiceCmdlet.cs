@@ -72,7 +72,9 @@ public abstract class ServiceCmdlet : AwsCmdlet
             NodeScript script;
             try
             {
-                script = build(kv.Value.Names.ToList(), kv.Value.Paths.ToList());
+                var names = kv.Value.Names.ToList();
+                var paths = kv.Value.Paths.ToList();
+                script = CachedScript(SelectionKey(names, paths), () => build(names, paths));
             }
             catch (S3MountException e)
             {
@@ -85,6 +87,10 @@ public abstract class ServiceCmdlet : AwsCmdlet
 
         _selection.Clear();
     }
+
+    /// <summary>The cache key of a selection: nodes with equal selections share one script.</summary>
+    protected static string SelectionKey(IReadOnlyList<string> names, IReadOnlyList<string> paths) =>
+        "select\n" + string.Join("\0", names) + "\n" + string.Join("\0", paths);
 
     /// <summary>Builds a script from this record's selection, ending the command on bad input.</summary>
     protected NodeScript Build(Func<NodeScript> build)
@@ -157,7 +163,7 @@ public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
     {
         var names = SelectedNames();
         var paths = SelectedPaths();
-        var script = Build(() => BuildScript(names, paths));
+        var script = Build(() => CachedScript(SelectionKey(names, paths), () => BuildScript(names, paths)));
         if (IsFleet)
         {
             if (ImageRoot is not null)
