@@ -39,6 +39,7 @@ public static class Program
     {
         var o = new BenchOptions(args);
         var sb = new StringBuilder();
+        var loadBefore = LoadAverage();
 
         // Warm up (not measured): the first SDK client, endpoint rules and Kestrel in a process cost seconds once.
         var warm = MakeFleet(new BenchOptions(new[] { "--nodes", "60", "--min-latency", "0.1", "--max-latency", "0.2" }));
@@ -59,7 +60,7 @@ public static class Program
             header.AppendLine("dotnet run -c Release --project bench/S3Mount.Bench.Fleet -- " + string.Join(" ", args));
             header.AppendLine("```");
             header.AppendLine();
-            header.AppendLine($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}.");
+            header.AppendLine($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (shared: 1-minute load average {loadBefore} before, {LoadAverage()} after), {Environment.OSVersion}, .NET {Environment.Version}.");
             header.AppendLine($"{o.Nodes} simulated nodes behind the fake SSM (tests/S3Mount.FakeSsm: Kestrel on 127.0.0.1, SigV4 checked, every request validated against botocore's model), " +
                 $"per-node latency uniform {o.MinLatency}-{o.MaxLatency} s (seed {o.Seed}), {o.UndeliverablePercent}% undeliverable, {o.FailingPercent}% failing (exit 3 with an error record), " +
                 $"ThrottlingException on {string.Join("/", o.Throttle)}% of calls, poll interval {o.Poll} s. API calls are counted by the fake (throttled calls included).");
@@ -73,6 +74,8 @@ public static class Program
 
         return ok ? 0 : 1;
     }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 
     private sealed record Outcome(int Calls, Dictionary<string, int> ByOp, int Throttled, TimeSpan Wall, int Ok, int Failed, int Results, int ExpectedOk, string Notes);
 
@@ -279,8 +282,8 @@ public static class Program
         sb.AppendLine("# Throttle policy: the fleet's pacing against the SDK's retry budget");
         sb.AppendLine();
         sb.AppendLine("Both runs use AWSSDK.SimpleSystemsManagement in standard retry mode set in code (3 attempts). **fleet pacing**: the SDK never retries");
-        sb.AppendLine("throttling and keeps no budget; the runner tries a throttled SendCommand, preflight page, GetCommandInvocation or CancelCommand up to 10 times");
-        sb.AppendLine("with full-jitter back-off (250 ms doubling, 10 s cap), and a throttled poll is the next poll. **SDK budget**: the SDK retries throttling within");
+        sb.AppendLine("throttling and keeps no budget; the runner tries a throttled SendCommand, preflight or sweep page, GetCommandInvocation or CancelCommand up to 10 times");
+        sb.AppendLine("with full-jitter back-off (100 ms doubling, 10 s cap), and a throttled poll is the next poll. **SDK budget**: the SDK retries throttling within");
         sb.AppendLine("its standard budget (ThrottleRetries on, the SDK default) and the runner adds nothing.");
         sb.AppendLine();
         sb.AppendLine("| policy | added API latency | throttling | API calls | by operation | wall time | results | notes |");

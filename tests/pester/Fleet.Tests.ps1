@@ -118,30 +118,20 @@ Describe 'Ctrl+C during a fleet call' -Skip:(-not $IsLinux) {
     }
 
     It 'StopProcessing cancels the SSM command, returns promptly and completes the progress records' {
-        $ps = [powershell]::Create()
+        $stop = Invoke-FleetCallAndStop -Fake $slow -Command "Import-Module '$ModuleManifest'; Get-S3MountService -InstanceId $($slow.Instances -join ',') -EndpointUrl '$($slow.Endpoint)' -Region $($slow.Region) -AccessKey $($slow.AccessKey) -SecretKey '$($slow.SecretKey)'"
         try {
-            $null = $ps.AddScript("Import-Module '$ModuleManifest'; Get-S3MountService -InstanceId $($slow.Instances -join ',') -EndpointUrl '$($slow.Endpoint)' -Region $($slow.Region) -AccessKey $($slow.AccessKey) -SecretKey '$($slow.SecretKey)'")
-            $handle = $ps.BeginInvoke()
-            $deadline = [datetime]::UtcNow.AddSeconds(60)
-            do {
-                Start-Sleep -Milliseconds 200
-                $state = Get-FakeSsmState $slow
-            } until (@($state.commands).Count -gt 0 -or [datetime]::UtcNow -gt $deadline)
-            @($state.commands).Count | Should -Be 1 -Because 'the command must be on its way before Ctrl+C'
-
-            $watch = [System.Diagnostics.Stopwatch]::StartNew()
-            $ps.Stop()
-            $watch.Elapsed.TotalSeconds | Should -BeLessThan 10 -Because 'Ctrl+C must not wait for the nodes'
-            $handle.IsCompleted | Should -BeTrue
-            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            $stop.CommandsBeforeStop | Should -Be 1 -Because 'the command must be on its way before Ctrl+C'
+            $stop.StopSeconds | Should -BeLessThan 10 -Because 'Ctrl+C must not wait for the nodes'
+            $stop.Completed | Should -BeTrue
+            $stop.PowerShell.InvocationStateInfo.State | Should -Be 'Stopped'
 
             $state = Get-FakeSsmState $slow
             $state.calls.CancelCommand | Should -BeGreaterOrEqual 1
             @($state.commands | Where-Object { -not $_.cancelled }) | Should -BeNullOrEmpty
-            foreach ($activity in @($ps.Streams.Progress) | Group-Object ActivityId) {
+            foreach ($activity in @($stop.PowerShell.Streams.Progress) | Group-Object ActivityId) {
                 $activity.Group[-1].RecordType | Should -Be 'Completed'
             }
         }
-        finally { $ps.Dispose() }
+        finally { $stop.PowerShell.Dispose() }
     }
 }

@@ -117,34 +117,19 @@ Describe 'Ctrl+C in a throttled fleet' -Skip:(-not $IsLinux) {
     }
 
     It 'cancels every command it sent, returns promptly and completes the progress records' {
-        $ps = [powershell]::Create()
+        $stop = Invoke-FleetCallAndStop -Fake $fake -Commands 3 -Command ("Import-Module '$ModuleManifest'; Get-MountpointS3 -InstanceId $($ids -join ',') " +
+            "-EndpointUrl '$($fake.Endpoint)' -Region $($fake.Region) -AccessKey $($fake.AccessKey) -SecretKey '$($fake.SecretKey)'")
         try {
-            $null = $ps.AddScript({
-                    param($Manifest, $Ids, $Fake)
-                    Import-Module $Manifest
-                    Get-MountpointS3 -InstanceId $Ids -EndpointUrl $Fake.Endpoint -Region $Fake.Region -AccessKey $Fake.AccessKey -SecretKey $Fake.SecretKey
-                }).AddArgument($ModuleManifest).AddArgument($ids).AddArgument($fake)
-            $handle = $ps.BeginInvoke()
-            $deadline = [datetime]::UtcNow.AddSeconds(60)
-            do {
-                Start-Sleep -Milliseconds 200
-                $state = Get-FakeSsmState $fake
-            } until (@($state.commands).Count -ge 3 -or [datetime]::UtcNow -gt $deadline)
-            @($state.commands).Count | Should -Be 3 -Because 'all three commands must be on their way before Ctrl+C'
-
-            $watch = [System.Diagnostics.Stopwatch]::StartNew()
-            $ps.Stop()
-            $watch.Elapsed.TotalSeconds | Should -BeLessThan 15 -Because 'Ctrl+C must not wait for the nodes'
-            $handle.IsCompleted | Should -BeTrue
-            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
-
-            $state = Get-FakeSsmState $fake
-            @($state.commands | Where-Object { -not $_.cancelled }) | Should -BeNullOrEmpty -Because 'CancelCommand is retried when throttled'
-            foreach ($activity in @($ps.Streams.Progress) | Group-Object ActivityId) {
+            $stop.CommandsBeforeStop | Should -Be 3 -Because 'all three commands must be on their way before Ctrl+C'
+            $stop.StopSeconds | Should -BeLessThan 15 -Because 'Ctrl+C must not wait for the nodes'
+            $stop.Completed | Should -BeTrue
+            $stop.PowerShell.InvocationStateInfo.State | Should -Be 'Stopped'
+            @((Get-FakeSsmState $fake).commands | Where-Object { -not $_.cancelled }) | Should -BeNullOrEmpty -Because 'CancelCommand is retried when throttled'
+            foreach ($activity in @($stop.PowerShell.Streams.Progress) | Group-Object ActivityId) {
                 $activity.Group[-1].RecordType | Should -Be 'Completed'
             }
         }
-        finally { $ps.Dispose() }
+        finally { $stop.PowerShell.Dispose() }
     }
 }
 

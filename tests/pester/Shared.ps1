@@ -100,6 +100,24 @@ function Get-FakeSsmState {
     $Fake.Process.StandardOutput.ReadLine() | ConvertFrom-Json
 }
 
+function Invoke-FleetCallAndStop {
+    # Ctrl+C in the middle of a fleet call: runs $Command in a runspace, waits until the fake has received $Commands
+    # commands, then stops the pipeline. Returns the stopped [powershell] (the caller disposes it), whether it had
+    # finished when Stop returned, how long Stop took and how many commands were on their way before it.
+    param([Parameter(Mandatory)] $Fake, [Parameter(Mandatory)] [string] $Command, [int] $Commands = 1)
+    $ps = [powershell]::Create()
+    $null = $ps.AddScript($Command)
+    $handle = $ps.BeginInvoke()
+    $deadline = [datetime]::UtcNow.AddSeconds(60)
+    do {
+        Start-Sleep -Milliseconds 200
+        $state = Get-FakeSsmState $Fake
+    } until (@($state.commands).Count -ge $Commands -or [datetime]::UtcNow -gt $deadline)
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    $ps.Stop()
+    [pscustomobject]@{ PowerShell = $ps; Completed = $handle.IsCompleted; StopSeconds = $watch.Elapsed.TotalSeconds; CommandsBeforeStop = @($state.commands).Count }
+}
+
 function Stop-FakeSsm {
     param($Fake)
     if ($Fake -and -not $Fake.Process.HasExited) {
