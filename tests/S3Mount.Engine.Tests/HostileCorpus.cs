@@ -88,15 +88,15 @@ public static class HostileCorpus
         new("allow root and other", Opt(new MountOptions { AllowRoot = true, AllowOther = true }), ErrorIds.OptionConflict),
         new("read-only and allow-delete", Opt(new MountOptions { ReadOnly = true, AllowDelete = true }), ErrorIds.OptionConflict),
         new("foreground service", Opt(new MountOptions { Foreground = true }), ErrorIds.OptionConflict),
-        new("no-log and debug", Opt(new MountOptions { NoLog = true, Debug = true }), ErrorIds.OptionConflict),
+        new("no-log and debug", Opt(new MountOptions { NoLog = true, DebugLogging = true }), ErrorIds.OptionConflict),
         new("kms key without sse", Opt(new MountOptions { SseKmsKeyId = "arn:aws:kms:us-east-1:111122223333:key/k" }), ErrorIds.OptionConflict),
         new("cache size without cache", Opt(new MountOptions { MaxCacheSizeMiB = 5 }), ErrorIds.OptionConflict),
         new("cache inside mount", Opt(new MountOptions { CacheDirectory = "/mnt/s3/.cache" }), ErrorIds.OptionConflict),
         new("cache at etc", Opt(new MountOptions { CacheDirectory = "/etc/s3" }), ErrorIds.OptionInvalid),
         new("uid zero", Opt(new MountOptions { Uid = 0 }), ErrorIds.OptionInvalid),
         new("mode 4777", Opt(new MountOptions { DirMode = Convert.ToInt32("4777", 8) }), ErrorIds.OptionInvalid),
-        new("region injection", Opt(new MountOptions { Region = "us-east-1 --foreground" }), ErrorIds.OptionInvalid),
-        new("endpoint with newline", Opt(new MountOptions { EndpointUrl = "http://x\n" }), ErrorIds.ControlCharacter),
+        new("region injection", Opt(new MountOptions { BucketRegion = "us-east-1 --foreground" }), ErrorIds.OptionInvalid),
+        new("endpoint with newline", Opt(new MountOptions { S3EndpointUrl = "http://x\n" }), ErrorIds.ControlCharacter),
         new("log directory relative", Opt(new MountOptions { LogDirectory = "logs" }), ErrorIds.OptionInvalid),
     };
 }

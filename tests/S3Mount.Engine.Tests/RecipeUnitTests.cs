@@ -21,7 +21,7 @@ public class RecipeUnitTests
             Path = "/mnt/s3",
             User = "ec2-user",
             Group = "ec2-user",
-            Options = new MountOptions { AllowRoot = true, ReadOnly = true, Debug = true },
+            Options = new MountOptions { AllowRoot = true, ReadOnly = true, DebugLogging = true },
         };
         Assert.Equal(expected, u.Spec);
         Assert.Equal("mountpoint-s3-17a82347.service", u.Spec.UnitName);
@@ -36,7 +36,7 @@ public class RecipeUnitTests
         Assert.Equal("genomics-ref", u.Spec.Bucket);
         Assert.Equal("/fsx/ref", u.Spec.Path);
         Assert.Equal("rocky", u.Spec.User);
-        Assert.Equal(new MountOptions { AllowOther = true, Region = "us-east-1", CacheDirectory = "/tmp/s3cache", MaxCacheSizeMiB = 10240 }, u.Spec.Options);
+        Assert.Equal(new MountOptions { AllowOther = true, BucketRegion = "us-east-1", CacheDirectory = "/tmp/s3cache", MaxCacheSizeMiB = 10240 }, u.Spec.Options);
     }
 
     [Fact]

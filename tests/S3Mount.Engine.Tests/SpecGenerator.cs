@@ -42,8 +42,8 @@ public sealed class SpecGenerator
     {
         var bucket = Pick(Buckets);
         var o = MountOptions.Default;
-        if (Coin()) o = o with { Region = Pick(new[] { "us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-5" }) };
-        if (Coin(15)) o = o with { EndpointUrl = "http://127.0.0.1:4568/" };
+        if (Coin()) o = o with { BucketRegion = Pick(new[] { "us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-5" }) };
+        if (Coin(15)) o = o with { S3EndpointUrl = "http://127.0.0.1:4568/" };
         if (Coin(15)) o = o with { ForcePathStyle = true };
         if (Coin(10)) o = o with { TransferAcceleration = true };
         if (Coin(10)) o = o with { DualStack = true };
@@ -55,7 +55,7 @@ public sealed class SpecGenerator
         if (Coin(10)) o = o with { UploadChecksums = Pick(new[] { UploadChecksums.Crc32c, UploadChecksums.Crc64nvme, UploadChecksums.Off }) };
         if (Coin(10)) o = o with { InferContentType = true };
         if (Coin(10)) o = o with { NoSignRequest = true };
-        else if (Coin(10)) o = o with { Profile = "hpc-reader" };
+        else if (Coin(10)) o = o with { S3Profile = "hpc-reader" };
         if (Coin(10)) o = o with { CaBundle = "/etc/pki/ca bundle/ca-100%.pem" };
         if (Coin(10)) o = o with { Bind = new[] { "eth0", "ens5" } };
         if (Coin(10)) o = o with { UserAgentPrefix = "S3Mount/0.1 (\"quoted\" $x %p)" };
@@ -79,9 +79,9 @@ public sealed class SpecGenerator
         if (Coin(5)) o = o with { MemoryTargetMiB = 2048 };
         if (Coin(10)) o = o with { LogMetrics = true };
         if (Coin(10)) o = o with { LogDirectory = "/var/log/mount s3" };
-        if (Coin(10)) o = o with { Debug = true };
+        if (Coin(10)) o = o with { DebugLogging = true };
         if (Coin(5)) o = o with { DebugCrt = true };
-        if (!o.Debug && !o.DebugCrt && !o.LogMetrics && o.LogDirectory is null && Coin(10)) o = o with { NoLog = true };
+        if (!o.DebugLogging && !o.DebugCrt && !o.LogMetrics && o.LogDirectory is null && Coin(10)) o = o with { NoLog = true };
         if (Coin(10)) o = o with { OtlpEndpoint = "http://localhost:4318", OtlpExportInterval = Coin(50) ? 60 : null };
         if (Coin(25)) o = o with { CacheDirectory = "/var/cache/s3/" + Pick(Pieces), MaxCacheSizeMiB = Coin(50) ? 10240 : null };
         if (Coin(20)) o = o with { MetadataTtl = Pick(new[] { MetadataTtl.Indefinite, MetadataTtl.Minimal, MetadataTtl.FromSeconds(300) }) };

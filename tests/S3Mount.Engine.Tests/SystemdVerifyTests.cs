@@ -15,7 +15,7 @@ public class SystemdVerifyTests
     public static IEnumerable<object[]> Matrix()
     {
         yield return new object[] { "plain", MountSpec.Create("my-bucket", "/mnt/s3") };
-        yield return new object[] { "recipe defaults", MountSpec.Create("my-bucket", "/mnt/s3", options: new MountOptions { AllowRoot = true, ReadOnly = true, Debug = true }, user: "ec2-user", group: "ec2-user") };
+        yield return new object[] { "recipe defaults", MountSpec.Create("my-bucket", "/mnt/s3", options: new MountOptions { AllowRoot = true, ReadOnly = true, DebugLogging = true }, user: "ec2-user", group: "ec2-user") };
         yield return new object[] { "hostile path", MountSpec.Create("my-bucket", "/mnt/a b/100%n $HOME ${X} \"q\" 'q' \\x/日本 ;#", "p 1/") };
         yield return new object[] { "uri + cache + env", MountSpec.Create("s3://b-1/x y/", "/data/x", options: new MountOptions { CacheDirectory = "/var/cache/s3 %h", MaxCacheSizeMiB = 1024, MetadataTtl = MetadataTtl.Indefinite }) with { Environment = new[] { "AWS_CONFIG_FILE=/etc/a b/%i", "P=$HOME" } } };
         var gen = new SpecGenerator(7);

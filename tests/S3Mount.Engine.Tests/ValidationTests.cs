@@ -118,9 +118,9 @@ public class ValidationTests
         { "part size 1 byte", new MountOptions { PartSize = 1 } },
         { "write part size 6 GiB", new MountOptions { WritePartSize = 6L * 1024 * 1024 * 1024 } },
         { "memory target 100", new MountOptions { MemoryTargetMiB = 100 } },
-        { "region", new MountOptions { Region = "US-EAST-1" } },
-        { "endpoint not url", new MountOptions { EndpointUrl = "localhost:9000" } },
-        { "endpoint ftp", new MountOptions { EndpointUrl = "ftp://x/" } },
+        { "region", new MountOptions { BucketRegion = "US-EAST-1" } },
+        { "endpoint not url", new MountOptions { S3EndpointUrl = "localhost:9000" } },
+        { "endpoint ftp", new MountOptions { S3EndpointUrl = "ftp://x/" } },
         { "owner", new MountOptions { ExpectedBucketOwner = "12345" } },
         { "kms key id not arn", new MountOptions { Sse = ServerSideEncryption.AwsKms, SseKmsKeyId = "1234abcd" } },
         { "storage class", new MountOptions { StorageClass = "cheap" } },
@@ -131,7 +131,7 @@ public class ValidationTests
         { "ca bundle relative", new MountOptions { CaBundle = "ca.pem" } },
         { "otlp interval 0", new MountOptions { OtlpEndpoint = "http://x:4318", OtlpExportInterval = 0 } },
         { "cache-xz general bucket", new MountOptions { CacheExpressBucket = "my-bucket" } },
-        { "profile with space", new MountOptions { Profile = "my profile" } },
+        { "profile with space", new MountOptions { S3Profile = "my profile" } },
         { "user agent newline", new MountOptions { UserAgentPrefix = "a\nb" } },
     };
 
@@ -149,7 +149,7 @@ public class ValidationTests
         { "part-size + read-part-size", new MountOptions { PartSize = 8 << 20, ReadPartSize = 8 << 20 } },
         { "part-size + write-part-size", new MountOptions { PartSize = 8 << 20, WritePartSize = 8 << 20 } },
         { "no-log + log dir", new MountOptions { NoLog = true, LogDirectory = "/var/log/s3" } },
-        { "no-log + debug", new MountOptions { NoLog = true, Debug = true } },
+        { "no-log + debug", new MountOptions { NoLog = true, DebugLogging = true } },
         { "no-log + debug-crt", new MountOptions { NoLog = true, DebugCrt = true } },
         { "no-log + metrics", new MountOptions { NoLog = true, LogMetrics = true } },
         { "kms key without sse", new MountOptions { SseKmsKeyId = "arn:aws:kms:us-east-1:111122223333:key/k" } },
@@ -161,7 +161,7 @@ public class ValidationTests
         { "read-only + incremental-upload", new MountOptions { ReadOnly = true, IncrementalUpload = true, BucketType = BucketType.Directory } },
         { "incremental-upload on general purpose bucket", new MountOptions { IncrementalUpload = true } },
         { "foreground in a service", new MountOptions { Foreground = true } },
-        { "no-sign-request + profile", new MountOptions { NoSignRequest = true, Profile = "p" } },
+        { "no-sign-request + profile", new MountOptions { NoSignRequest = true, S3Profile = "p" } },
         { "cache inside the mount", new MountOptions { CacheDirectory = "/mnt/s3/cache" } },
     };
 

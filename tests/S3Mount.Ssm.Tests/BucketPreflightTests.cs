@@ -26,7 +26,7 @@ public sealed class BucketPreflightTests : IDisposable
     public void Dispose() => _s3.Dispose();
 
     private MountSpec Spec(string bucket, string? region = null, bool noSign = false, string? owner = null) =>
-        MountSpec.Create(bucket, "/mnt/s3", options: new MountOptions { EndpointUrl = _s3.Endpoint.ToString().TrimEnd('/'), ForcePathStyle = true, Region = region, NoSignRequest = noSign, ExpectedBucketOwner = owner });
+        MountSpec.Create(bucket, "/mnt/s3", options: new MountOptions { S3EndpointUrl = _s3.Endpoint.ToString().TrimEnd('/'), ForcePathStyle = true, BucketRegion = region, NoSignRequest = noSign, ExpectedBucketOwner = owner });
 
     private static BucketPreflight Check(string nodeRegion = "us-east-1") => new(ResolvedAwsSettings.FromKeys(Ssm.AccessKey, Ssm.SecretKey, nodeRegion));
 
@@ -97,7 +97,7 @@ public sealed class BucketPreflightTests : IDisposable
         port.Start();
         var url = "http://127.0.0.1:" + ((IPEndPoint)port.LocalEndpoint).Port;
         port.Stop();
-        var spec = MountSpec.Create("genomics-ref", "/mnt/s3", options: new MountOptions { EndpointUrl = url, ForcePathStyle = true });
+        var spec = MountSpec.Create("genomics-ref", "/mnt/s3", options: new MountOptions { S3EndpointUrl = url, ForcePathStyle = true });
         var e = await Assert.ThrowsAsync<S3MountException>(() => Check().CheckAsync(spec, CancellationToken.None));
         Assert.Equal(ErrorIds.BucketCheckFailed, e.ErrorId);
         Assert.Contains("-SkipBucketCheck", e.Message);

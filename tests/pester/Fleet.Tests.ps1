@@ -8,8 +8,8 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
         Import-Module $ModuleManifest -Force -ErrorAction Stop
         $fake = Start-FakeSsm -Nodes 3 -Offline 1
         $aws = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey }
-        # New-S3MountService: SSM through -SsmRegion/-SsmEndpoint; the bucket check goes where mount-s3 will go (the fake S3).
-        $create = @{ SsmRegion = $fake.Region; SsmEndpoint = $fake.Endpoint; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey; EndpointUrl = $fake.S3Endpoint.TrimEnd('/'); ForcePathStyle = $true }
+        # New-S3MountService: the bucket check goes where mount-s3 will go (-S3EndpointUrl: the fake S3).
+        $create = $aws + @{ S3EndpointUrl = $fake.S3Endpoint.TrimEnd('/'); ForcePathStyle = $true }
         $user = [System.Environment]::UserName
     }
 
@@ -58,8 +58,8 @@ Describe 'Fleet through SSM Run Command' -Skip:(-not $IsLinux) {
         @((Get-FakeSsmState $fake).s3 | Where-Object { $_ -like "HEAD genomics-rfe/ auth=AWS4-HMAC-SHA256 Credential=$($fake.AccessKey)/*" }).Count | Should -Be 1
     }
 
-    It 'a wrong mount-s3 -Region is refused; -SkipBucketCheck sends without the check' {
-        { New-S3MountService -InstanceId $fake.Instances[0] -Bucket genomics-ref -Path /mnt/wrong -Region eu-west-1 -User $user @create -Confirm:$false -ErrorAction Stop } |
+    It 'a wrong mount-s3 -BucketRegion is refused; -SkipBucketCheck sends without the check' {
+        { New-S3MountService -InstanceId $fake.Instances[0] -Bucket genomics-ref -Path /mnt/wrong -BucketRegion eu-west-1 -User $user @create -Confirm:$false -ErrorAction Stop } |
             Should -Throw -ErrorId 'S3MountBucketRegionMismatch,*'
         $s3Before = @((Get-FakeSsmState $fake).s3).Count
         $made = New-S3MountService -InstanceId $fake.Instances[0] -Bucket genomics-rfe -Path /mnt/skipped -User $user @create -SkipBucketCheck -Confirm:$false

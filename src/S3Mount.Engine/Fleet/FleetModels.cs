@@ -4,24 +4,9 @@ using System.Threading;
 using System.Threading.Tasks;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Scripts;
+using S3Mount.Engine.Ssm;
 
 namespace S3Mount.Engine.Fleet;
-
-/// <summary>A Run Command target: <c>InstanceIds</c>, <c>tag:&lt;key&gt;</c>, <c>tag-key</c> or <c>resource-groups:Name</c>.</summary>
-public sealed class SsmTarget
-{
-    public SsmTarget(string key, IReadOnlyList<string> values)
-    {
-        Key = key;
-        Values = values;
-    }
-
-    public string Key { get; }
-
-    public IReadOnlyList<string> Values { get; }
-
-    public override string ToString() => Key + "=" + string.Join(",", Values);
-}
 
 /// <summary>
 /// One script to run on many nodes through SSM Run Command. Several requests (one per distinct script) can run as one
@@ -59,7 +44,7 @@ public sealed class FleetRunRequest
     /// <summary>At most 100 characters.</summary>
     public string? Comment { get; init; }
 
-    /// <summary>SendCommand <c>CloudWatchOutputConfig.CloudWatchLogGroupName</c>: the command output also goes to this log group.</summary>
+    /// <summary>A CloudWatch Logs group SSM sends the command output to (SendCommand CloudWatchOutputConfig), or null.</summary>
     public string? CloudWatchLogGroupName { get; init; }
 }
 

@@ -198,6 +198,11 @@ public sealed class FleetRunner
             throw Bad("-OutputS3BucketName must be 3..63 characters.", r.OutputS3BucketName);
         }
 
+        if (r.CloudWatchLogGroupName is not null && !System.Text.RegularExpressions.Regex.IsMatch(r.CloudWatchLogGroupName, "^[\\.\\-_/#A-Za-z0-9]{1,512}$"))
+        {
+            throw Bad("-CloudWatchLogGroupName must be 1..512 characters of letters, digits and . - _ / #.", r.CloudWatchLogGroupName);
+        }
+
         if (r.OutputS3KeyPrefix is not null && r.OutputS3KeyPrefix.Length > 500)
         {
             throw Bad("-OutputS3KeyPrefix is limited to 500 characters.", r.OutputS3KeyPrefix);

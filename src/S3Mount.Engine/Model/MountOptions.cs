@@ -1,3 +1,5 @@
+using System.Linq;
+
 namespace S3Mount.Engine.Model;
 
 /// <summary>
@@ -10,8 +12,8 @@ public sealed record MountOptions
     public static MountOptions Default { get; } = new();
 
     // Bucket and endpoint.
-    public string? Region { get; init; }
-    public string? EndpointUrl { get; init; }
+    public string? BucketRegion { get; init; }
+    public string? S3EndpointUrl { get; init; }
     public bool ForcePathStyle { get; init; }
     public bool TransferAcceleration { get; init; }
     public bool DualStack { get; init; }
@@ -24,7 +26,7 @@ public sealed record MountOptions
     public UploadChecksums? UploadChecksums { get; init; }
     public bool InferContentType { get; init; }
     public bool NoSignRequest { get; init; }
-    public string? Profile { get; init; }
+    public string? S3Profile { get; init; }
     public string? CaBundle { get; init; }
     public ValueList<string> Bind { get; init; } = ValueList<string>.Empty;
     public string? UserAgentPrefix { get; init; }
@@ -56,7 +58,7 @@ public sealed record MountOptions
     public bool LogMetrics { get; init; }
     public string? OtlpEndpoint { get; init; }
     public int? OtlpExportInterval { get; init; }
-    public bool Debug { get; init; }
+    public bool DebugLogging { get; init; }
     public bool DebugCrt { get; init; }
     public bool NoLog { get; init; }
 
@@ -66,4 +68,10 @@ public sealed record MountOptions
     public MetadataTtl? MetadataTtl { get; init; }
     public MetadataTtl? NegativeMetadataTtl { get; init; }
     public string? CacheExpressBucket { get; init; }
+
+    /// <summary>The options as mount-s3 takes them (<c>--read-only --allow-other --cache /mnt/nvme/cache</c>); empty when none is set.</summary>
+    public override string ToString() => string.Join(" ", OptionCatalog.Arguments(this).Select(Quote));
+
+    private static string Quote(string word) =>
+        word.Length > 0 && word.All(c => char.IsLetterOrDigit(c) || "-_./:=@+%,".IndexOf(c) >= 0) ? word : "'" + word.Replace("'", "'\\''") + "'";
 }

@@ -24,7 +24,7 @@ public sealed class OptionDescriptor
 {
     internal OptionDescriptor(string name, string? shortName, string property, OptionArity arity, string since,
         Func<MountOptions, IReadOnlyList<string>?> format, Func<MountOptions, IReadOnlyList<string>, MountOptions> apply,
-        Func<MountOptions, MountpointVersion?>? valueSince = null)
+        Func<MountOptions, MountOptions> clear, Func<MountOptions, MountpointVersion?>? valueSince = null, IReadOnlyList<string>? words = null)
     {
         Name = name;
         ShortName = shortName;
@@ -33,7 +33,9 @@ public sealed class OptionDescriptor
         Since = MountpointVersion.Parse(since);
         Format = format;
         Apply = apply;
+        Clear = clear;
         ValueSince = valueSince;
+        Words = words ?? Array.Empty<string>();
     }
 
     /// <summary>The long name without dashes, e.g. <c>read-only</c>.</summary>
@@ -42,8 +44,17 @@ public sealed class OptionDescriptor
     /// <summary>The one-letter alias without its dash, e.g. <c>f</c>, or null.</summary>
     public string? ShortName { get; }
 
-    /// <summary>The <see cref="MountOptions"/> property, which is also the cmdlet parameter name.</summary>
+    /// <summary>The <see cref="MountOptions"/> property, which is also the cmdlet parameter name (see <see cref="Parameter"/>).</summary>
     public string Property { get; }
+
+    /// <summary>
+    /// The New-S3MountService parameter that sets the option (the property name), or null for an option that is
+    /// modelled but cannot be given (<c>--foreground</c>: a service never runs in the foreground).
+    /// </summary>
+    public string? Parameter => Property == nameof(MountOptions.Foreground) ? null : Property;
+
+    /// <summary>The words an enumerated option takes (<c>aws:kms</c>, <c>aws:kms:dsse</c>, <c>AES256</c>); empty for others.</summary>
+    public IReadOnlyList<string> Words { get; }
 
     public OptionArity Arity { get; }
 
@@ -51,13 +62,16 @@ public sealed class OptionDescriptor
     public MountpointVersion Since { get; }
 
     /// <summary>The command-line spelling with the PowerShell parameter, for messages: <c>--read-only (-ReadOnly)</c>.</summary>
-    public string Display => $"--{Name} (-{Property})";
+    public string Display => Parameter is null ? "--" + Name : $"--{Name} (-{Parameter})";
 
     /// <summary>Null when the option is not set; otherwise its values (empty for a set flag).</summary>
     internal Func<MountOptions, IReadOnlyList<string>?> Format { get; }
 
     /// <summary>Sets the option from its command-line values (checks their form; ranges are the validator's job).</summary>
     internal Func<MountOptions, IReadOnlyList<string>, MountOptions> Apply { get; }
+
+    /// <summary>Unsets the option (mount-s3's default applies).</summary>
+    internal Func<MountOptions, MountOptions> Clear { get; }
 
     /// <summary>A later release some values of the option need (<c>--upload-checksums crc64nvme</c> needs 1.23).</summary>
     internal Func<MountOptions, MountpointVersion?>? ValueSince { get; }
@@ -98,8 +112,41 @@ public static class OptionCatalog
     /// <summary>All options, canonical order.</summary>
     public static IReadOnlyList<OptionDescriptor> All { get; }
 
+    /// <summary>Releases S3Mount knows of: those that brought an option, and the newest modelled release.</summary>
+    public static IReadOnlyList<MountpointVersion> KnownReleases =>
+        All.Select(d => d.Since).Concat(new[] { MountpointVersion.Latest, new MountpointVersion(1, 22, 2) })
+            .Where(v => v <= MountpointVersion.Latest).Distinct().OrderBy(v => v).ToList();
+
     /// <summary>Finds an option by long name (<c>read-only</c>) or one-letter alias (<c>f</c>), without dashes.</summary>
     public static OptionDescriptor? Find(string name) => ByName.TryGetValue(name, out var d) ? d : null;
+
+    /// <summary>The set options as command-line words, in canonical order: <c>--read-only</c>, <c>--cache</c>, <c>/mnt/c</c>, ...</summary>
+    public static IReadOnlyList<string> Arguments(MountOptions options)
+    {
+        var words = new List<string>();
+        foreach (var d in All)
+        {
+            var values = d.Format(options);
+            if (values is null)
+            {
+                continue;
+            }
+
+            if (d.Arity == OptionArity.Flag)
+            {
+                words.Add("--" + d.Name);
+                continue;
+            }
+
+            foreach (var v in values)
+            {
+                words.Add("--" + d.Name);
+                words.Add(v);
+            }
+        }
+
+        return words;
+    }
 
     /// <summary>Finds an option by its <see cref="MountOptions"/> property name.</summary>
     public static OptionDescriptor ForProperty(string property) => All.First(d => d.Property == property);
@@ -107,12 +154,12 @@ public static class OptionCatalog
     private static IReadOnlyList<OptionDescriptor> Build() => new List<OptionDescriptor>
     {
         // Bucket, endpoint and request shape.
-        Text("region", nameof(MountOptions.Region), o => o.Region, (o, v) => o with { Region = v }),
-        Text("endpoint-url", nameof(MountOptions.EndpointUrl), o => o.EndpointUrl, (o, v) => o with { EndpointUrl = v }),
-        Flag("force-path-style", nameof(MountOptions.ForcePathStyle), o => o.ForcePathStyle, o => o with { ForcePathStyle = true }),
-        Flag("transfer-acceleration", nameof(MountOptions.TransferAcceleration), o => o.TransferAcceleration, o => o with { TransferAcceleration = true }),
-        Flag("dual-stack", nameof(MountOptions.DualStack), o => o.DualStack, o => o with { DualStack = true }),
-        Flag("requester-pays", nameof(MountOptions.RequesterPays), o => o.RequesterPays, o => o with { RequesterPays = true }),
+        Text("region", nameof(MountOptions.BucketRegion), o => o.BucketRegion, (o, v) => o with { BucketRegion = v }),
+        Text("endpoint-url", nameof(MountOptions.S3EndpointUrl), o => o.S3EndpointUrl, (o, v) => o with { S3EndpointUrl = v }),
+        Flag("force-path-style", nameof(MountOptions.ForcePathStyle), o => o.ForcePathStyle, (o, v) => o with { ForcePathStyle = v }),
+        Flag("transfer-acceleration", nameof(MountOptions.TransferAcceleration), o => o.TransferAcceleration, (o, v) => o with { TransferAcceleration = v }),
+        Flag("dual-stack", nameof(MountOptions.DualStack), o => o.DualStack, (o, v) => o with { DualStack = v }),
+        Flag("requester-pays", nameof(MountOptions.RequesterPays), o => o.RequesterPays, (o, v) => o with { RequesterPays = v }),
         Enum("bucket-type", nameof(MountOptions.BucketType), o => o.BucketType, (o, v) => o with { BucketType = v },
             new[] { (Model.BucketType.GeneralPurpose, "general-purpose"), (Model.BucketType.Directory, "directory") }),
         Text("storage-class", nameof(MountOptions.StorageClass), o => o.StorageClass, (o, v) => o with { StorageClass = v }),
@@ -123,45 +170,46 @@ public static class OptionCatalog
         Enum("upload-checksums", nameof(MountOptions.UploadChecksums), o => o.UploadChecksums, (o, v) => o with { UploadChecksums = v },
             new[] { (Model.UploadChecksums.Crc32c, "crc32c"), (Model.UploadChecksums.Crc64nvme, "crc64nvme"), (Model.UploadChecksums.Off, "off") },
             since: "1.7.0", valueSince: o => o.UploadChecksums == Model.UploadChecksums.Crc64nvme ? new MountpointVersion(1, 23, 0) : null),
-        Flag("infer-content-type", nameof(MountOptions.InferContentType), o => o.InferContentType, o => o with { InferContentType = true }, "1.23.0"),
-        Flag("no-sign-request", nameof(MountOptions.NoSignRequest), o => o.NoSignRequest, o => o with { NoSignRequest = true }),
-        Text("profile", nameof(MountOptions.Profile), o => o.Profile, (o, v) => o with { Profile = v }),
+        Flag("infer-content-type", nameof(MountOptions.InferContentType), o => o.InferContentType, (o, v) => o with { InferContentType = v }, "1.23.0"),
+        Flag("no-sign-request", nameof(MountOptions.NoSignRequest), o => o.NoSignRequest, (o, v) => o with { NoSignRequest = v }),
+        Text("profile", nameof(MountOptions.S3Profile), o => o.S3Profile, (o, v) => o with { S3Profile = v }),
         Text("ca-bundle", nameof(MountOptions.CaBundle), o => o.CaBundle, (o, v) => o with { CaBundle = v }, "1.23.0"),
         new("bind", null, nameof(MountOptions.Bind), OptionArity.Repeated, "1.9.0",
             o => o.Bind.Count == 0 ? null : o.Bind,
-            (o, v) => o with { Bind = new ValueList<string>(o.Bind.Concat(v)) }),
+            (o, v) => o with { Bind = new ValueList<string>(o.Bind.Concat(v)) },
+            o => o with { Bind = ValueList<string>.Empty }),
         Text("user-agent-prefix", nameof(MountOptions.UserAgentPrefix), o => o.UserAgentPrefix, (o, v) => o with { UserAgentPrefix = v }, "1.1.0"),
 
         // File system behaviour.
-        Flag("read-only", nameof(MountOptions.ReadOnly), o => o.ReadOnly, o => o with { ReadOnly = true }),
-        Flag("allow-delete", nameof(MountOptions.AllowDelete), o => o.AllowDelete, o => o with { AllowDelete = true }),
-        Flag("allow-overwrite", nameof(MountOptions.AllowOverwrite), o => o.AllowOverwrite, o => o with { AllowOverwrite = true }, "1.4.0"),
-        Flag("incremental-upload", nameof(MountOptions.IncrementalUpload), o => o.IncrementalUpload, o => o with { IncrementalUpload = true }, "1.12.0"),
-        Flag("auto-unmount", nameof(MountOptions.AutoUnmount), o => o.AutoUnmount, o => o with { AutoUnmount = true }),
-        Flag("allow-root", nameof(MountOptions.AllowRoot), o => o.AllowRoot, o => o with { AllowRoot = true }),
-        Flag("allow-other", nameof(MountOptions.AllowOther), o => o.AllowOther, o => o with { AllowOther = true }, "1.0.1"),
+        Flag("read-only", nameof(MountOptions.ReadOnly), o => o.ReadOnly, (o, v) => o with { ReadOnly = v }),
+        Flag("allow-delete", nameof(MountOptions.AllowDelete), o => o.AllowDelete, (o, v) => o with { AllowDelete = v }),
+        Flag("allow-overwrite", nameof(MountOptions.AllowOverwrite), o => o.AllowOverwrite, (o, v) => o with { AllowOverwrite = v }, "1.4.0"),
+        Flag("incremental-upload", nameof(MountOptions.IncrementalUpload), o => o.IncrementalUpload, (o, v) => o with { IncrementalUpload = v }, "1.12.0"),
+        Flag("auto-unmount", nameof(MountOptions.AutoUnmount), o => o.AutoUnmount, (o, v) => o with { AutoUnmount = v }),
+        Flag("allow-root", nameof(MountOptions.AllowRoot), o => o.AllowRoot, (o, v) => o with { AllowRoot = v }),
+        Flag("allow-other", nameof(MountOptions.AllowOther), o => o.AllowOther, (o, v) => o with { AllowOther = v }, "1.0.1"),
         Integer("uid", nameof(MountOptions.Uid), o => o.Uid, (o, v) => o with { Uid = v }),
         Integer("gid", nameof(MountOptions.Gid), o => o.Gid, (o, v) => o with { Gid = v }),
         Mode("dir-mode", nameof(MountOptions.DirMode), o => o.DirMode, (o, v) => o with { DirMode = v }),
         Mode("file-mode", nameof(MountOptions.FileMode), o => o.FileMode, (o, v) => o with { FileMode = v }),
 
         // Performance.
-        Integer("maximum-throughput-gbps", nameof(MountOptions.MaximumThroughputGbps), o => o.MaximumThroughputGbps, (o, v) => o with { MaximumThroughputGbps = checked((int)v) }),
-        Integer("max-threads", nameof(MountOptions.MaxThreads), o => o.MaxThreads, (o, v) => o with { MaxThreads = checked((int)v) }),
+        Integer("maximum-throughput-gbps", nameof(MountOptions.MaximumThroughputGbps), o => o.MaximumThroughputGbps, (o, v) => o with { MaximumThroughputGbps = (v is null ? null : checked((int)v.Value)) }),
+        Integer("max-threads", nameof(MountOptions.MaxThreads), o => o.MaxThreads, (o, v) => o with { MaxThreads = (v is null ? null : checked((int)v.Value)) }),
         Integer("part-size", nameof(MountOptions.PartSize), o => o.PartSize, (o, v) => o with { PartSize = v }),
         Integer("read-part-size", nameof(MountOptions.ReadPartSize), o => o.ReadPartSize, (o, v) => o with { ReadPartSize = v }, "1.8.0"),
         Integer("write-part-size", nameof(MountOptions.WritePartSize), o => o.WritePartSize, (o, v) => o with { WritePartSize = v }, "1.8.0"),
         Integer("memory-target", nameof(MountOptions.MemoryTargetMiB), o => o.MemoryTargetMiB, (o, v) => o with { MemoryTargetMiB = v }, "1.24.0"),
 
         // Process and logging.
-        Flag("foreground", nameof(MountOptions.Foreground), o => o.Foreground, o => o with { Foreground = true }, shortName: "f"),
+        Flag("foreground", nameof(MountOptions.Foreground), o => o.Foreground, (o, v) => o with { Foreground = v }, shortName: "f"),
         Text("log-directory", nameof(MountOptions.LogDirectory), o => o.LogDirectory, (o, v) => o with { LogDirectory = v }, shortName: "l"),
-        Flag("log-metrics", nameof(MountOptions.LogMetrics), o => o.LogMetrics, o => o with { LogMetrics = true }),
+        Flag("log-metrics", nameof(MountOptions.LogMetrics), o => o.LogMetrics, (o, v) => o with { LogMetrics = v }),
         Text("otlp-endpoint", nameof(MountOptions.OtlpEndpoint), o => o.OtlpEndpoint, (o, v) => o with { OtlpEndpoint = v }, "1.21.0"),
-        Integer("otlp-export-interval", nameof(MountOptions.OtlpExportInterval), o => o.OtlpExportInterval, (o, v) => o with { OtlpExportInterval = checked((int)v) }, "1.21.0"),
-        Flag("debug", nameof(MountOptions.Debug), o => o.Debug, o => o with { Debug = true }, shortName: "d"),
-        Flag("debug-crt", nameof(MountOptions.DebugCrt), o => o.DebugCrt, o => o with { DebugCrt = true }),
-        Flag("no-log", nameof(MountOptions.NoLog), o => o.NoLog, o => o with { NoLog = true }),
+        Integer("otlp-export-interval", nameof(MountOptions.OtlpExportInterval), o => o.OtlpExportInterval, (o, v) => o with { OtlpExportInterval = (v is null ? null : checked((int)v.Value)) }, "1.21.0"),
+        Flag("debug", nameof(MountOptions.DebugLogging), o => o.DebugLogging, (o, v) => o with { DebugLogging = v }, shortName: "d"),
+        Flag("debug-crt", nameof(MountOptions.DebugCrt), o => o.DebugCrt, (o, v) => o with { DebugCrt = v }),
+        Flag("no-log", nameof(MountOptions.NoLog), o => o.NoLog, (o, v) => o with { NoLog = v }),
 
         // Caching.
         Text("cache", nameof(MountOptions.CacheDirectory), o => o.CacheDirectory, (o, v) => o with { CacheDirectory = v }),
@@ -171,19 +219,21 @@ public static class OptionCatalog
         Text("cache-xz", nameof(MountOptions.CacheExpressBucket), o => o.CacheExpressBucket, (o, v) => o with { CacheExpressBucket = v }, "1.11.0"),
     };
 
-    private static OptionDescriptor Flag(string name, string property, Func<MountOptions, bool> get, Func<MountOptions, MountOptions> set,
+    private static OptionDescriptor Flag(string name, string property, Func<MountOptions, bool> get, Func<MountOptions, bool, MountOptions> set,
         string since = "1.0.0", string? shortName = null) =>
         new(name, shortName, property, OptionArity.Flag, since,
             o => get(o) ? Array.Empty<string>() : null,
-            (o, _) => set(o));
+            (o, _) => set(o, true),
+            o => set(o, false));
 
-    private static OptionDescriptor Text(string name, string property, Func<MountOptions, string?> get, Func<MountOptions, string, MountOptions> set,
+    private static OptionDescriptor Text(string name, string property, Func<MountOptions, string?> get, Func<MountOptions, string?, MountOptions> set,
         string since = "1.0.0", string? shortName = null) =>
         new(name, shortName, property, OptionArity.Value, since,
             o => get(o) is { } v ? new[] { v } : null,
-            (o, v) => set(o, v[0]));
+            (o, v) => set(o, v[0]),
+            o => set(o, null));
 
-    private static OptionDescriptor Integer(string name, string property, Func<MountOptions, long?> get, Func<MountOptions, long, MountOptions> set,
+    private static OptionDescriptor Integer(string name, string property, Func<MountOptions, long?> get, Func<MountOptions, long?, MountOptions> set,
         string since = "1.0.0") =>
         new(name, null, property, OptionArity.Value, since,
             o => get(o) is { } v ? new[] { v.ToString(CultureInfo.InvariantCulture) } : null,
@@ -202,9 +252,10 @@ public static class OptionCatalog
                 {
                     throw Invalid(name, property, v[0], "a smaller whole number");
                 }
-            });
+            },
+            o => set(o, null));
 
-    private static OptionDescriptor Mode(string name, string property, Func<MountOptions, int?> get, Func<MountOptions, int, MountOptions> set) =>
+    private static OptionDescriptor Mode(string name, string property, Func<MountOptions, int?> get, Func<MountOptions, int?, MountOptions> set) =>
         new(name, null, property, OptionArity.Value, "1.0.0",
             o => get(o) is { } v ? new[] { FormatMode(v) } : null,
             (o, v) =>
@@ -216,14 +267,16 @@ public static class OptionCatalog
                 }
 
                 return set(o, Convert.ToInt32(t, 8));
-            });
+            },
+            o => set(o, null));
 
-    private static OptionDescriptor Ttl(string name, string property, Func<MountOptions, MetadataTtl?> get, Func<MountOptions, MetadataTtl, MountOptions> set, string since) =>
+    private static OptionDescriptor Ttl(string name, string property, Func<MountOptions, MetadataTtl?> get, Func<MountOptions, MetadataTtl?, MountOptions> set, string since) =>
         new(name, null, property, OptionArity.Value, since,
             o => get(o) is { } v ? new[] { v.ToString() } : null,
-            (o, v) => set(o, MetadataTtl.Parse(v[0])));
+            (o, v) => set(o, MetadataTtl.Parse(v[0])),
+            o => set(o, null));
 
-    private static OptionDescriptor Enum<T>(string name, string property, Func<MountOptions, T?> get, Func<MountOptions, T, MountOptions> set,
+    private static OptionDescriptor Enum<T>(string name, string property, Func<MountOptions, T?> get, Func<MountOptions, T?, MountOptions> set,
         (T Value, string Word)[] words, string since = "1.0.0", Func<MountOptions, MountpointVersion?>? valueSince = null)
         where T : struct, System.Enum =>
         new(name, null, property, OptionArity.Value, since,
@@ -240,12 +293,14 @@ public static class OptionCatalog
 
                 throw Invalid(name, property, v[0], "one of " + string.Join(", ", words.Select(w => w.Word)));
             },
-            valueSince);
+            o => set(o, null),
+            valueSince,
+            words.Select(w => w.Word).ToArray());
 
     /// <summary>Renders a mode the way mount-s3's help shows it: four octal digits, <c>0755</c>.</summary>
     public static string FormatMode(int mode) => "0" + Convert.ToString(mode, 8).PadLeft(3, '0');
 
     internal static S3MountException Invalid(string name, string property, string value, string expected) =>
         new(ErrorIds.OptionInvalid, S3MountErrorKind.InvalidArgument,
-            $"'{value}' is not a valid value for --{name} (-{property}): expected {expected}.", value);
+            $"'{value}' is not a valid value for {(property == nameof(MountOptions.Foreground) ? "--" + name : "--" + name + " (-" + property + ")")}: expected {expected}.", value);
 }

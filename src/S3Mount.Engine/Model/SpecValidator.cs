@@ -173,9 +173,15 @@ public static class SpecValidator
         var known = OptionCatalog.Find(name);
         if (known is not null || name == "prefix")
         {
-            var param = known?.Property ?? "Prefix";
+            if (known is not null && known.Parameter is null)
+            {
+                throw new S3MountException(ErrorIds.ExtraArgumentInvalid, S3MountErrorKind.InvalidArgument,
+                    $"--{name} cannot be used in a service, not even as -ExtraArgument: the unit waits for mount-s3 to daemonize once the mount is ready.", arg);
+            }
+
+            var param = known?.Parameter ?? "Prefix";
             throw new S3MountException(ErrorIds.ExtraArgumentInvalid, S3MountErrorKind.InvalidArgument,
-                $"--{name} is modelled by S3Mount: use -{param} instead of an extra argument, so it is validated and listed.", arg);
+                $"--{name} is modelled by S3Mount: use -{param} instead of -ExtraArgument, so it is validated and listed.", arg);
         }
 
         if (name is "help" or "version")
@@ -250,12 +256,12 @@ public static class SpecValidator
             }
         }
 
-        Text(nameof(MountOptions.Region), o.Region, RegionPattern, "expected an AWS Region code such as us-east-1");
-        Url(nameof(MountOptions.EndpointUrl), o.EndpointUrl);
+        Text(nameof(MountOptions.BucketRegion), o.BucketRegion, RegionPattern, "expected an AWS Region code such as us-east-1");
+        Url(nameof(MountOptions.S3EndpointUrl), o.S3EndpointUrl);
         Text(nameof(MountOptions.StorageClass), o.StorageClass, StorageClassPattern, "expected an S3 storage class such as STANDARD, INTELLIGENT_TIERING or EXPRESS_ONEZONE");
         Text(nameof(MountOptions.ExpectedBucketOwner), o.ExpectedBucketOwner, AccountPattern, "expected a 12-digit AWS account id");
         Text(nameof(MountOptions.SseKmsKeyId), o.SseKmsKeyId, KmsKeyArnPattern, "expected a KMS key ARN such as arn:aws:kms:us-east-1:111122223333:key/<key-id>");
-        Text(nameof(MountOptions.Profile), o.Profile, ProfilePattern, "expected a profile name of letters, digits and _.@+:/-");
+        Text(nameof(MountOptions.S3Profile), o.S3Profile, ProfilePattern, "expected a profile name of letters, digits and _.@+:/-");
         Dir(nameof(MountOptions.CaBundle), o.CaBundle, refuseSystem: false);
         foreach (var nic in o.Bind)
         {
@@ -317,7 +323,7 @@ public static class SpecValidator
 
         if (o.Foreground)
         {
-            Conflict("--foreground (-Foreground) cannot be used in a service: the unit is Type=forking and waits for mount-s3 to daemonize once the mount is ready.");
+            Conflict("--foreground cannot be used in a service: the unit is Type=forking and waits for mount-s3 to daemonize once the mount is ready.");
         }
 
         if (o.AllowRoot && o.AllowOther)
@@ -332,8 +338,8 @@ public static class SpecValidator
 
         if (o.NoLog)
         {
-            var with = new[] { (o.LogDirectory is not null, "--log-directory"), (o.Debug, "--debug"), (o.DebugCrt, "--debug-crt"), (o.LogMetrics, "--log-metrics") }
-                .Where(x => x.Item1).Select(x => x.Item2).ToList();
+            var with = new[] { (o.LogDirectory is not null, nameof(MountOptions.LogDirectory)), (o.DebugLogging, nameof(MountOptions.DebugLogging)), (o.DebugCrt, nameof(MountOptions.DebugCrt)), (o.LogMetrics, nameof(MountOptions.LogMetrics)) }
+                .Where(x => x.Item1).Select(x => OptionCatalog.ForProperty(x.Item2).Display).ToList();
             if (with.Count > 0)
             {
                 Conflict($"--no-log (-NoLog) turns logging off, so it cannot be combined with {string.Join(", ", with)}.");
@@ -342,7 +348,7 @@ public static class SpecValidator
 
         if (o.SseKmsKeyId is not null && o.Sse is null)
         {
-            Conflict("--sse-kms-key-id (-SseKmsKeyId) needs --sse aws:kms or --sse aws:kms:dsse (-Sse AwsKms or AwsKmsDsse).");
+            Conflict("--sse-kms-key-id (-SseKmsKeyId) needs --sse aws:kms or --sse aws:kms:dsse (-Sse aws:kms or -Sse aws:kms:dsse).");
         }
 
         if (o.SseKmsKeyId is not null && o.Sse == ServerSideEncryption.Aes256)
@@ -362,8 +368,8 @@ public static class SpecValidator
 
         if (o.ReadOnly)
         {
-            var with = new[] { (o.AllowDelete, "--allow-delete"), (o.AllowOverwrite, "--allow-overwrite"), (o.IncrementalUpload, "--incremental-upload") }
-                .Where(x => x.Item1).Select(x => x.Item2).ToList();
+            var with = new[] { (o.AllowDelete, nameof(MountOptions.AllowDelete)), (o.AllowOverwrite, nameof(MountOptions.AllowOverwrite)), (o.IncrementalUpload, nameof(MountOptions.IncrementalUpload)) }
+                .Where(x => x.Item1).Select(x => OptionCatalog.ForProperty(x.Item2).Display).ToList();
             if (with.Count > 0)
             {
                 Conflict($"--read-only (-ReadOnly) contradicts {string.Join(", ", with)}: mount-s3 would accept it and silently ignore the write permission. Choose one.");
@@ -372,12 +378,12 @@ public static class SpecValidator
 
         if (o.IncrementalUpload && spec.Bucket.Length > 0 && !Bucket.IsDirectory(spec.Bucket, o.BucketType))
         {
-            Conflict("--incremental-upload (-IncrementalUpload) appends to objects and works only with S3 Express One Zone directory buckets (<base>--<zone-id>--x-s3, or -BucketType Directory).");
+            Conflict("--incremental-upload (-IncrementalUpload) appends to objects and works only with S3 Express One Zone directory buckets (<base>--<zone-id>--x-s3, or -BucketType directory).");
         }
 
-        if (o.NoSignRequest && o.Profile is not null)
+        if (o.NoSignRequest && o.S3Profile is not null)
         {
-            Conflict("--no-sign-request (-NoSignRequest) loads no credentials, so --profile (-Profile) would be ignored; choose one.");
+            Conflict("--no-sign-request (-NoSignRequest) loads no credentials, so --profile (-S3Profile) would be ignored; choose one.");
         }
 
         return list;

@@ -65,7 +65,7 @@ public sealed class BucketPreflight
         }
 
         var o = spec.Options;
-        var key = string.Join("\n", spec.Bucket, o.Region, o.EndpointUrl, o.ForcePathStyle, o.DualStack, o.TransferAcceleration, o.NoSignRequest, o.ExpectedBucketOwner);
+        var key = string.Join("\n", spec.Bucket, o.BucketRegion, o.S3EndpointUrl, o.ForcePathStyle, o.DualStack, o.TransferAcceleration, o.NoSignRequest, o.ExpectedBucketOwner);
         return _checked.GetOrAdd(key, _ => CheckOnceAsync(spec, cancellationToken));
     }
 
@@ -78,7 +78,7 @@ public sealed class BucketPreflight
             return new BucketCheckResult { Bucket = spec.Bucket, Checked = false, Warning = "directory buckets and multi-region or Outposts access points are not checked here" };
         }
 
-        var expected = o.Region ?? (kind == BucketKind.AccessPointArn ? spec.Bucket.Split(':')[3] : _admin.Region);
+        var expected = o.BucketRegion ?? (kind == BucketKind.AccessPointArn ? spec.Bucket.Split(':')[3] : _admin.Region);
         var config = new AmazonS3Config
         {
             RetryMode = RequestRetryMode.Standard,
@@ -88,9 +88,9 @@ public sealed class BucketPreflight
             UseDualstackEndpoint = o.DualStack,
             UseAccelerateEndpoint = o.TransferAcceleration,
         };
-        if (o.EndpointUrl is not null)
+        if (o.S3EndpointUrl is not null)
         {
-            config.ServiceURL = o.EndpointUrl;
+            config.ServiceURL = o.S3EndpointUrl;
             config.AuthenticationRegion = expected;
         }
         else
@@ -99,7 +99,7 @@ public sealed class BucketPreflight
         }
 
         AWSCredentials credentials = o.NoSignRequest ? new AnonymousAWSCredentials() : _admin.Credentials;
-        var where = o.EndpointUrl is null ? "in " + expected : "at " + o.EndpointUrl;
+        var where = o.S3EndpointUrl is null ? "in " + expected : "at " + o.S3EndpointUrl;
         using var s3 = _clientFactory(credentials, config);
         string? actual;
         try
@@ -123,7 +123,7 @@ public sealed class BucketPreflight
             // The SDK follows S3's region redirects itself; a redirect that still reaches us names no usable region.
             {
                 throw new S3MountException(ErrorIds.BucketRegionMismatch, S3MountErrorKind.InvalidArgument,
-                    "The bucket '" + spec.Bucket + "' is not in " + expected + " (S3 answered " + e.ErrorCode + "). Pass the bucket's region with -Region (mount-s3's).", spec.Bucket, e);
+                    "The bucket '" + spec.Bucket + "' is not in " + expected + " (S3 answered " + e.ErrorCode + "). Pass the bucket's region as mount-s3's --region (-BucketRegion).", spec.Bucket, e);
             }
         }
         catch (AmazonServiceException e)
@@ -139,16 +139,16 @@ public sealed class BucketPreflight
 
         if (actual is not null && !string.Equals(actual, expected, StringComparison.Ordinal))
         {
-            if (o.Region is not null)
+            if (o.BucketRegion is not null)
             {
                 throw new S3MountException(ErrorIds.BucketRegionMismatch, S3MountErrorKind.InvalidArgument,
-                    "The bucket '" + spec.Bucket + "' is in " + actual + ", not in " + o.Region + " as mount-s3's --region says; every node's mount would fail. Pass -Region " + actual + ".", spec.Bucket);
+                    "The bucket '" + spec.Bucket + "' is in " + actual + ", not in " + o.BucketRegion + " as mount-s3's --region says; every node's mount would fail. Pass -BucketRegion " + actual + ".", spec.Bucket);
             }
 
             return new BucketCheckResult
             {
                 Bucket = spec.Bucket, Region = actual, Checked = true,
-                Warning = "The bucket '" + spec.Bucket + "' is in " + actual + ", the nodes in " + expected + "; consider -Region " + actual + " so mount-s3 does not depend on finding the region itself.",
+                Warning = "The bucket '" + spec.Bucket + "' is in " + actual + ", the nodes in " + expected + "; consider -BucketRegion " + actual + " so mount-s3 does not depend on finding the region itself.",
             };
         }
 

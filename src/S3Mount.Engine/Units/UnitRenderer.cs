@@ -32,27 +32,7 @@ public static class UnitRenderer
             argv.Add(spec.Prefix);
         }
 
-        foreach (var d in OptionCatalog.All)
-        {
-            var values = d.Format(spec.Options);
-            if (values is null)
-            {
-                continue;
-            }
-
-            if (d.Arity == OptionArity.Flag)
-            {
-                argv.Add("--" + d.Name);
-                continue;
-            }
-
-            foreach (var v in values)
-            {
-                argv.Add("--" + d.Name);
-                argv.Add(v);
-            }
-        }
-
+        argv.AddRange(OptionCatalog.Arguments(spec.Options));
         argv.AddRange(spec.ExtraArguments);
         argv.Add(spec.Bucket);
         argv.Add(spec.Path);

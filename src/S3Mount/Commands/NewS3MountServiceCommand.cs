@@ -14,17 +14,11 @@ namespace S3Mount.Commands;
 /// Creates a persistent mount of an S3 bucket as a systemd service, starts it and waits for the mount; adopts a unit
 /// the field recipe made for the same bucket and path; applying the same settings again changes nothing.
 /// </summary>
-[Cmdlet(VerbsCommon.New, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsCommon.New, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountService))]
 public sealed class NewS3MountServiceCommand : NodeCmdlet
 {
-    // Parameters whose name differs from the MountOptions property (and the mount-s3 option) they set.
-    private static readonly Dictionary<string, string> Renamed = new(StringComparer.Ordinal)
-    {
-        [nameof(MountOptions.Debug)] = nameof(DebugLogging),
-    };
-
-    private MountSpec? _spec;
+    private readonly List<MountSpec> _targetSpecs = new();
     private BucketPreflight? _buckets;
 
     /// <summary>A bucket name, directory bucket, access point alias or ARN, or <c>s3://bucket/prefix/</c>.</summary>
@@ -42,68 +36,79 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     public string? Prefix { get; set; }
 
     /// <summary>The user the service runs as (default root).</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(UserCompleter))]
     public string? User { get; set; }
 
     /// <summary>The group the service runs as (default: the user's primary group).</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(GroupCompleter))]
     public string? Group { get; set; }
 
+    /// <summary>
+    /// The mount-s3 options of an existing mount (the Options property of Get-S3MountService output, which binds by
+    /// property name): the base that every option parameter given here overrides, so a round trip keeps every option.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Options")]
+    public MountOptions? Option { get; set; }
+
     // mount-s3 options, one parameter each (the mount-s3 option is in the help of each).
-    [Parameter] public string? Region { get; set; }
-    [Parameter] public string? EndpointUrl { get; set; }
-    [Parameter] public SwitchParameter ForcePathStyle { get; set; }
-    [Parameter] public SwitchParameter TransferAcceleration { get; set; }
-    [Parameter] public SwitchParameter DualStack { get; set; }
-    [Parameter] public SwitchParameter RequesterPays { get; set; }
-    [Parameter][ValidateSet("general-purpose", "directory")] public string? BucketType { get; set; }
-    [Parameter] public string? StorageClass { get; set; }
-    [Parameter] public string? ExpectedBucketOwner { get; set; }
-    [Parameter][ValidateSet("aws:kms", "aws:kms:dsse", "AES256")] public string? Sse { get; set; }
-    [Parameter] public string? SseKmsKeyId { get; set; }
-    [Parameter][ValidateSet("crc32c", "crc64nvme", "off")] public string? UploadChecksums { get; set; }
-    [Parameter] public SwitchParameter InferContentType { get; set; }
-    [Parameter] public SwitchParameter NoSignRequest { get; set; }
-    [Parameter] public string? Profile { get; set; }
-    [Parameter] public string? CaBundle { get; set; }
-    [Parameter] public string[]? Bind { get; set; }
-    [Parameter] public string? UserAgentPrefix { get; set; }
-    [Parameter] public SwitchParameter ReadOnly { get; set; }
-    [Parameter] public SwitchParameter AllowDelete { get; set; }
-    [Parameter] public SwitchParameter AllowOverwrite { get; set; }
-    [Parameter] public SwitchParameter IncrementalUpload { get; set; }
-    [Parameter] public SwitchParameter AutoUnmount { get; set; }
-    [Parameter] public SwitchParameter AllowRoot { get; set; }
-    [Parameter] public SwitchParameter AllowOther { get; set; }
-    [Parameter] public long? Uid { get; set; }
-    [Parameter] public long? Gid { get; set; }
-    [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? DirMode { get; set; }
-    [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? FileMode { get; set; }
-    [Parameter] public int? MaximumThroughputGbps { get; set; }
-    [Parameter] public int? MaxThreads { get; set; }
-    [Parameter] public long? PartSize { get; set; }
-    [Parameter] public long? ReadPartSize { get; set; }
-    [Parameter] public long? WritePartSize { get; set; }
-    [Parameter] public long? MemoryTargetMiB { get; set; }
-    [Parameter] public string? LogDirectory { get; set; }
-    [Parameter] public SwitchParameter LogMetrics { get; set; }
-    [Parameter] public string? OtlpEndpoint { get; set; }
-    [Parameter] public int? OtlpExportInterval { get; set; }
-    [Parameter] public SwitchParameter DebugLogging { get; set; }
-    [Parameter] public SwitchParameter DebugCrt { get; set; }
-    [Parameter] public SwitchParameter NoLog { get; set; }
-    [Parameter] public string? CacheDirectory { get; set; }
-    [Parameter] public long? MaxCacheSizeMiB { get; set; }
-    [Parameter] public string? MetadataTtl { get; set; }
-    [Parameter] public string? NegativeMetadataTtl { get; set; }
-    [Parameter] public string? CacheExpressBucket { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ArgumentCompleter(typeof(RegionCompleter))] public string? BucketRegion { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? S3EndpointUrl { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter ForcePathStyle { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter TransferAcceleration { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter DualStack { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter RequesterPays { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ValidateSet("general-purpose", "directory")] public string? BucketType { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? StorageClass { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? ExpectedBucketOwner { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ValidateSet("aws:kms", "aws:kms:dsse", "AES256")] public string? Sse { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? SseKmsKeyId { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ValidateSet("crc32c", "crc64nvme", "off")] public string? UploadChecksums { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter InferContentType { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoSignRequest { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? S3Profile { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? CaBundle { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string[]? Bind { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? UserAgentPrefix { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter ReadOnly { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowDelete { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowOverwrite { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter IncrementalUpload { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AutoUnmount { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowRoot { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowOther { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? Uid { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? Gid { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? DirMode { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? FileMode { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaximumThroughputGbps { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaxThreads { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? PartSize { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? ReadPartSize { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? WritePartSize { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? MemoryTargetMiB { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? LogDirectory { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter LogMetrics { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? OtlpEndpoint { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public int? OtlpExportInterval { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter DebugLogging { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter DebugCrt { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoLog { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? CacheDirectory { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public long? MaxCacheSizeMiB { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? MetadataTtl { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? NegativeMetadataTtl { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? CacheExpressBucket { get; set; }
 
     /// <summary>mount-s3 options S3Mount does not model, each <c>--name</c> or <c>--name=value</c>; checked against the node's mount-s3.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("ExtraArguments")]
     public string[]? ExtraArgument { get; set; }
 
     /// <summary>Environment for the service, each <c>NAME=value</c>.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public string[]? Environment { get; set; }
 
     /// <summary>Write and enable the unit, but do not start it.</summary>
@@ -118,63 +123,58 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     /// <summary>Keep the new unit when its start fails, instead of rolling back.</summary>
     [Parameter] public SwitchParameter KeepOnFailure { get; set; }
 
-    /// <summary>An offline image root (AMI or chroot build): write the unit, the enable link and the directory into it; start nothing.</summary>
-    [Parameter] public string? Root { get; set; }
-
-    /// <summary>The Region SSM is called in (-Region is the bucket's Region for mount-s3).</summary>
-    [Parameter]
-    [Alias("RegionToCall")]
-    public string? SsmRegion { get; set; }
-
-    /// <summary>An SSM endpoint URL (-EndpointUrl is the S3 endpoint for mount-s3).</summary>
-    [Parameter]
-    public string? SsmEndpoint { get; set; }
-
     /// <summary>Send the mount to the nodes without first checking, with your credentials, that the bucket exists in its region.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = InstanceSet)]
+    [Parameter(ParameterSetName = TargetSet)]
     public SwitchParameter SkipBucketCheck { get; set; }
 
-    protected override string? SsmRegionValue => SsmRegion;
-
-    protected override string? SsmEndpointValue => SsmEndpoint;
+    /// <summary>An offline image root (AMI or chroot build): write the unit, the enable link and the directory into it; start nothing.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override void ProcessRecord()
     {
+        // A bad record (parameters or a piped object) is an error for that record only; the others go on.
         MountSpec spec;
-        Engine.Scripts.NodeScript script;
         try
         {
             spec = BuildSpec();
-            var built = spec;
-            script = CachedScript(spec, () => NodeOperations.Create(new CreateRequest(built) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = Root }));
         }
         catch (S3MountException e)
         {
-            Terminate(e, Bucket);
+            Fail(e, string.IsNullOrEmpty(Bucket) ? e.Target : Bucket);
             return;
         }
 
-        _spec = spec;
         var what = $"{spec.UnitName} ({spec.Uri} at {spec.Path})";
+        if (IsTargets)
+        {
+            _targetSpecs.Add(spec);
+            return;
+        }
+
         if (IsFleet)
         {
-            if (Root is not null)
+            var ids = CurrentInstances();
+            if (ids.Count == 0 || !TryScript(spec, null, out var fleetScript))
             {
-                Terminate(new S3MountException("S3MountParameterConflict", S3MountErrorKind.InvalidArgument, "-Root writes into an image on this machine; it cannot be combined with -InstanceId or -Target.", "Root"));
+                return;
             }
 
-            foreach (var id in CurrentInstances)
+            foreach (var id in ids)
             {
                 if (ShouldProcess(what + Where(id), "Create mount service"))
                 {
-                    QueueFleet(id, script, spec);
+                    QueueFleet(id, fleetScript, spec);
                 }
             }
 
             return;
         }
 
-        if (!ShouldProcess(what + Where(null, Root), "Create mount service"))
+        if (!TryLocal(out var root) || !TryScript(spec, root, out var script) || !ShouldProcess(what + Where(null, root), "Create mount service"))
         {
             return;
         }
@@ -182,7 +182,7 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
         var block = RunLocal(script, spec.UnitName);
         try
         {
-            WriteCreated(NodeResultParser.Create(block, spec.UnitName), null);
+            WriteCreated(NodeResultParser.Create(block, spec.UnitName), null, root);
         }
         catch (S3MountException e)
         {
@@ -192,13 +192,31 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
 
     protected override void EndProcessing()
     {
-        Engine.Scripts.NodeScript? targetScript = null;
-        if (Target is { Length: > 0 } && _spec is not null && ShouldProcess($"{_spec.UnitName} ({_spec.Uri} at {_spec.Path})" + Where(null), "Create mount service"))
+        RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id, null));
+        foreach (var spec in _targetSpecs)
         {
-            targetScript = NodeOperations.Create(new CreateRequest(_spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure });
+            if (ShouldProcess($"{spec.UnitName} ({spec.Uri} at {spec.Path})" + Where(null), "Create mount service") && TryScript(spec, null, out var script))
+            {
+                RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id, null), script, spec);
+            }
         }
+    }
 
-        RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id), targetScript, _spec);
+    private bool TryScript(MountSpec spec, string? root, out Engine.Scripts.NodeScript script)
+    {
+        try
+        {
+            var request = new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = root };
+            // Fleet records with equal specs share one script (10,000 piped nodes, one composition).
+            script = root is null ? CachedScript(spec, () => NodeOperations.Create(request)) : NodeOperations.Create(request);
+            return true;
+        }
+        catch (S3MountException e)
+        {
+            Fail(e, spec.UnitName);
+            script = null!;
+            return false;
+        }
     }
 
     /// <summary>
@@ -236,54 +254,23 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
         }
     }
 
-    private void WriteCreated(CreateResult r, string? instanceId)
+    private void WriteCreated(CreateResult r, string? instanceId, string? root)
     {
-        foreach (var w in r.Warnings)
+        var s = S3MountService.From(r.Service, instanceId, root, CurrentCommandId);
+        s.Changed = r.Changed;
+        s.Adopted = r.Adopted;
+        s.Warnings = s.Warnings.Concat(r.Warnings).Distinct(StringComparer.Ordinal).ToArray();
+        foreach (var w in s.Warnings)
         {
             WriteWarning((instanceId is null ? string.Empty : instanceId + ": ") + w);
         }
 
-        var s = S3MountService.From(r.Service, instanceId);
-        s.Changed = r.Changed;
-        s.Adopted = r.Adopted;
         WriteObject(s);
     }
 
-    /// <summary>The spec from the bound parameters: every option goes through the same text parser that reads units back.</summary>
-    internal MountSpec BuildSpec()
-    {
-        var options = MountOptions.Default;
-        var bound = MyInvocation.BoundParameters;
-        foreach (var d in OptionCatalog.All)
-        {
-            var param = Renamed.TryGetValue(d.Property, out var r) ? r : d.Property;
-            if (!bound.TryGetValue(param, out var value) || value is null)
-            {
-                continue;
-            }
-
-            if (value is SwitchParameter sw)
-            {
-                if (sw.IsPresent)
-                {
-                    options = d.Set(options);
-                }
-
-                continue;
-            }
-
-            var texts = value is Array a ? a.Cast<object>().Select(Text).ToArray() : new[] { Text(value) };
-            options = d.Arity == OptionArity.Repeated ? d.Set(options, texts) : d.Set(options, texts[0]);
-        }
-
-        var spec = MountSpec.Create(Bucket, Path, Prefix, options, User, Group) with
-        {
-            ExtraArguments = ExtraArgument ?? Array.Empty<string>(),
-            Environment = Environment ?? Array.Empty<string>(),
-        };
-        SpecValidator.EnsureValid(spec);
-        return spec;
-    }
-
-    private static string Text(object value) => value is PSObject p ? Text(p.BaseObject) : Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty;
+    /// <summary>
+    /// The spec of this record: the piped object's fields (its Options the base), then every field the command line
+    /// gives, through <see cref="MountInput"/>, the one reading of mount fields for parameters, piped objects and maps.
+    /// </summary>
+    internal MountSpec BuildSpec() => MountInput.Build(InputObject, CommandLineValues(), OnCommandLine(nameof(Option)) ? Option : null);
 }
