@@ -28,6 +28,9 @@ public sealed class NodeScript
 
     public override string ToString() => Text;
 
+    /// <summary>A script of any text (tests of the transports: what a broken or hostile script prints).</summary>
+    internal static NodeScript FromText(string operation, string text) => new(operation, text);
+
     /// <summary>Composes <c>lib.sh</c> and <c>&lt;operation&gt;.sh</c> with the parameters assigned first.</summary>
     public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, bool requireSelection = false) =>
         Compose(operation, parameters, Array.Empty<string>(), requireSelection);

@@ -29,7 +29,7 @@ public sealed class GetMountpointS3Command : NodeCmdlet
         {
             foreach (var id in CurrentInstances())
             {
-                QueueFleet(id, InstallOperations.Report(), id);
+                QueueFleet(id, CachedScript("report", () => InstallOperations.Report()), id);
             }
 
             return;
@@ -193,7 +193,7 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
             {
                 if (ShouldProcess(id, what))
                 {
-                    QueueFleet(id, Script(), id);
+                    QueueFleet(id, CachedScript("install", Script), id);
                 }
             }
 
