@@ -46,11 +46,11 @@ public sealed class GetMountpointS3Command : AwsCmdlet
 [OutputType(typeof(MountpointInstallation))]
 public sealed class InstallMountpointS3Command : AwsCmdlet
 {
-    private const string Official = "Official";
-    private const string Url = "Url";
-    private const string S3 = "S3";
-    private const string File = "File";
-    private const string Distro = "DistributionRepository";
+    private const string Official = InstallSources.Official;
+    private const string Url = InstallSources.Url;
+    private const string S3 = InstallSources.S3;
+    private const string File = InstallSources.File;
+    private const string Distro = InstallSources.Distro;
 
     private InstallRequest? _request;
 
@@ -111,37 +111,8 @@ public sealed class InstallMountpointS3Command : AwsCmdlet
     {
         try
         {
-            var request = ParameterSetName switch
-            {
-                Url => InstallRequest.FromUrl(PackageUrl!),
-                S3 => InstallRequest.FromS3(PackageS3Uri!),
-                File => InstallRequest.FromFile(PackagePath!),
-                Distro => new InstallRequest { Source = PackageSourceKind.DistroRepository },
-                _ => InstallRequest.Official(Version),
-            };
-            if (ParameterSetName != Official && ParameterSetName != Distro)
-            {
-                request.Version = Version;
-            }
-
-            if (ReleaseUrl is not null)
-            {
-                request.BaseUrl = ReleaseUrl;
-            }
-
-            request.SignatureUrl = SignatureUrl ?? request.SignatureUrl;
-            request.SignaturePath = SignaturePath ?? request.SignaturePath;
-            request.KeysUrl = KeysUrl ?? request.KeysUrl;
-            request.AllowVersionChange = AllowVersionChange;
-            request.SkipSignatureCheck = SkipSignatureCheck;
-            foreach (var f in TrustedFingerprint ?? System.Array.Empty<string>())
-            {
-                request.ExtraTrustedFingerprints.Add(f);
-            }
-
-            // Validates the request before anything runs anywhere.
-            _ = InstallOperations.Install(request.Source == PackageSourceKind.S3 ? WithPlaceholderUrls(request) : request);
-            _request = request;
+            _request = InstallSources.Request(ParameterSetName, Version, PackageUrl, SignatureUrl, PackageS3Uri, PackagePath, SignaturePath, ReleaseUrl, KeysUrl,
+                AllowVersionChange, SkipSignatureCheck, TrustedFingerprint);
         }
         catch (S3MountException e)
         {
@@ -224,13 +195,5 @@ public sealed class InstallMountpointS3Command : AwsCmdlet
             Terminate(e);
             throw;
         }
-    }
-
-    private static InstallRequest WithPlaceholderUrls(InstallRequest r)
-    {
-        var copy = InstallRequest.FromS3(r.S3Uri!);
-        copy.PackageUrl = "https://example.invalid/package";
-        copy.SignatureUrl = "https://example.invalid/package.asc";
-        return copy;
     }
 }

@@ -205,16 +205,7 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
     {
         var values = MyInvocation.BoundParameters
             .Where(kv => MountSpecFields.Canonical(kv.Key) is not null)
-            .Select(kv => new KeyValuePair<string, object?>(kv.Key, Plain(kv.Value)));
+            .Select(kv => new KeyValuePair<string, object?>(kv.Key, PowerShellValues.Plain(kv.Value)));
         return MountSpecFields.Build(new MountSpec { Options = Option ?? MountOptions.Default }, values);
     }
-
-    // PowerShell values as the engine takes them: switches as Booleans, wrapped objects unwrapped.
-    private static object? Plain(object? value) => value switch
-    {
-        SwitchParameter sw => sw.IsPresent,
-        PSObject p => Plain(p.BaseObject),
-        object[] a => a.Select(Plain).ToArray(),
-        _ => value,
-    };
 }

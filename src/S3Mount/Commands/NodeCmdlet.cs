@@ -239,32 +239,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
     /// Credentials and Region the AWS.Tools way (explicit keys, profile, -Credential, $StoredAWSCredentials, environment,
     /// default profile, instance role); where each came from goes to the debug stream. Failures end the command.
     /// </summary>
-    protected ResolvedAwsSettings ResolveAws()
-    {
-        try
-        {
-            var settings = new AwsSettingsResolver().Resolve(new AwsSettingsRequest
-            {
-                AccessKey = AccessKey,
-                SecretKey = SecretKey,
-                SessionToken = SessionToken,
-                ProfileName = ProfileName,
-                ProfileLocation = ProfileLocation,
-                Credential = Credential is PSObject p ? p.BaseObject : Credential,
-                StoredCredentials = Unwrap(SessionState.PSVariable.GetValue("StoredAWSCredentials")),
-                Region = SsmRegionValue,
-                StoredRegion = Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString(),
-                EndpointUrl = SsmEndpointValue,
-            });
-            WriteDebug("S3Mount: " + settings.Describe());
-            return settings;
-        }
-        catch (S3MountException e)
-        {
-            Terminate(e);
-            throw;
-        }
-    }
+    protected ResolvedAwsSettings ResolveAws() => ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, SsmRegionValue, SsmEndpointValue);
 
     private FleetRunRequest Request(NodeScript script, IReadOnlyList<string> ids, IReadOnlyList<SsmTarget> targets) => new()
     {
@@ -291,8 +266,6 @@ public abstract class NodeCmdlet : S3MountCmdlet
 
         return new SsmTarget(t.Substring(0, eq), t.Substring(eq + 1).Split(',').Select(v => v.Trim()).Where(v => v.Length > 0).ToList());
     }).ToList();
-
-    private static object? Unwrap(object? value) => value is PSObject p ? p.BaseObject : value;
 
     private sealed class Sink<T> : IFleetSink<T>
     {
