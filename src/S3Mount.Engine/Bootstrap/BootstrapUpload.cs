@@ -34,6 +34,10 @@ public static class BootstrapUpload
                 InputStream = stream,
                 ContentType = "text/x-shellscript",
                 AutoCloseStream = false,
+
+                // The script is small and in memory: one signed payload, which S3-compatible servers read too (s3rver
+                // stores an aws-chunked body as it came, chunk signatures and all).
+                UseChunkEncoding = false,
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonServiceException e)
