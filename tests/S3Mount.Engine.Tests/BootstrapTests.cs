@@ -351,9 +351,17 @@ public class BootstrapTests(ITestOutputHelper output)
             Assert.EndsWith("--BOUNDARY--" + nl, text, StringComparison.Ordinal);
         }
 
-        if (existing.Contains("NodeConfig", StringComparison.Ordinal) || plain.Contains("NodeConfig", StringComparison.Ordinal))
+        if (plain.Contains("NodeConfig", StringComparison.Ordinal))
         {
-            Assert.Contains(found, p => p.Type == "application/node.eks.aws" && p.Payload.Contains("name: my-cluster", StringComparison.Ordinal));
+            // The NodeConfig reaches its reader as it was written, to its last line break.
+            var nc = Assert.Single(found, p => p.Type == "application/node.eks.aws");
+            Assert.EndsWith("    cidr: 10.100.0.0/16\n", nc.Payload.Replace("\r\n", "\n", StringComparison.Ordinal), StringComparison.Ordinal);
+        }
+
+        if (!plain.StartsWith("MIME-Version", StringComparison.Ordinal))
+        {
+            // A single document becomes the first part, byte for byte.
+            Assert.Equal(plain, found[0].Payload);
         }
     }
 

@@ -305,7 +305,8 @@ public sealed class BootstrapArtifact
         }
 
         sb.Append("# Put these keys into each Scheduling / SlurmQueues entry whose nodes mount the buckets (and into HeadNode if it\n");
-        sb.Append("# mounts them too). The script's output is in the node's /var/log/cfn-init.log and journal (journalctl -t s3mount-bootstrap).\n");
+        sb.Append("# mounts them too). Its output is in /var/log/cloud-init-output.log on compute nodes, /var/log/cfn-init.log on the\n");
+        sb.Append("# head node, and in the journal (journalctl -t s3mount-bootstrap).\n");
         sb.Append("CustomActions:\n");
         sb.Append("  OnNodeConfigured:\n");
         sb.Append("    Script: ").Append(Yaml(scriptUri!)).Append('\n');

@@ -136,11 +136,14 @@ public static class UserDataMerge
             sb.Append("Content-Type: ").Append(type).Append(nl).Append(nl);
         }
 
+        // The line break before a boundary belongs to the boundary (RFC 2046): one more keeps the document's own last one.
         sb.Append(text);
         if (!text.EndsWith(nl, StringComparison.Ordinal))
         {
             sb.Append(nl);
         }
+
+        sb.Append(nl);
 
         sb.Append("--").Append(boundary).Append(nl);
         sb.Append(part(nl));
