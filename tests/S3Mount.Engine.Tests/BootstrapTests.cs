@@ -34,9 +34,7 @@ public class BootstrapTests(ITestOutputHelper output)
         var script = Compose(true, Hostile, BootstrapSamples.Mount(1), BootstrapSamples.Mount(2));
         using var keep = new ImageRoot();
         File.SetUnixFileMode(keep.Path, (UnixFileMode)0x1FF);
-        const string run = "{ /bin/sh \"$s3b_f.sh\"";
-        Assert.Contains(run, script.Text);
-        var patched = script.Text.Replace(run, "{ cp -- \"$s3b_f.sh\" \"$S3B_TEST_KEEP/$S3B_STEP.sh\"; /bin/sh \"$s3b_f.sh\"", StringComparison.Ordinal);
+        var patched = KeepSteps(script.Text);
         var r = RunArtifact(shell, patched, ("S3B_TEST_KEEP", keep.Path));
 
         // Not root here: the install step refuses, and no mount step runs after a failed install.
@@ -72,7 +70,7 @@ public class BootstrapTests(ITestOutputHelper output)
         var script = Compose(false, Hostile, BootstrapSamples.Mount(1));
         using var keep = new ImageRoot();
         File.SetUnixFileMode(keep.Path, (UnixFileMode)0x1FF);
-        var patched = script.Text.Replace("{ /bin/sh \"$s3b_f.sh\"", "{ cp -- \"$s3b_f.sh\" \"$S3B_TEST_KEEP/$S3B_STEP.sh\"; /bin/sh \"$s3b_f.sh\"", StringComparison.Ordinal);
+        var patched = KeepSteps(script.Text);
         var r = RunArtifact(shell, patched, ("S3B_TEST_KEEP", keep.Path));
 
         Assert.Equal(1, r.ExitCode);
@@ -460,6 +458,14 @@ public class BootstrapTests(ITestOutputHelper output)
     // --- helpers ------------------------------------------------------------------------------------------------
 
     private static List<string> Lines(string text) => text.Split('\n').ToList();
+
+    // The artifact with one line added: each rebuilt step is copied to $S3B_TEST_KEEP before it runs.
+    private static string KeepSteps(string text)
+    {
+        const string run = "\n/bin/sh \"$s3b_f.sh\" </dev/null";
+        Assert.Contains(run, text, StringComparison.Ordinal);
+        return text.Replace(run, "\ncp -- \"$s3b_f.sh\" \"$S3B_TEST_KEEP/$S3B_STEP.sh\"" + run, StringComparison.Ordinal);
+    }
 
     // Asserts that every line of `part` appears in `whole` in the same order; returns the lines of `whole` it leaves out.
     private static List<string> Subsequence(List<string> part, List<string> whole)

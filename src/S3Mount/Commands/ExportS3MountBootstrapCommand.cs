@@ -257,8 +257,7 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             CheckParameters();
 
             // The official release set is also the default one: without any of its install parameters there is no install step.
-            var installs = ParameterSetName != Official || new[] { nameof(Install), nameof(Version), nameof(ReleaseUrl), nameof(KeysUrl), nameof(AllowVersionChange), nameof(SkipSignatureCheck), nameof(TrustedFingerprint) }
-                .Any(MyInvocation.BoundParameters.ContainsKey);
+            var installs = ParameterSetName != Official || Install || Version is not null || ReleaseUrl is not null || KeysUrl is not null || AllowVersionChange || SkipSignatureCheck || TrustedFingerprint is not null;
             if (installs)
             {
                 _install = InstallSources.Request(ParameterSetName, Version, PackageUrl, SignatureUrl, PackageS3Uri, PackagePath, SignaturePath, ReleaseUrl, KeysUrl,
@@ -268,6 +267,11 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
         catch (S3MountException e)
         {
             Terminate(e);
+        }
+
+        if (_install is not null && SkipSignatureCheck)
+        {
+            WriteWarning("-SkipSignatureCheck: the install step will not verify the package's signature on the nodes.");
         }
     }
 

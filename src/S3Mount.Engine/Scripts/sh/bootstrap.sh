@@ -4,8 +4,8 @@
 # embedded files, comments removed), rebuilt in a private directory and run with /bin/sh in a process of its own:
 # it takes the node lock itself, and its result block stays whole.
 # Output: stdout carries each step's result block (S3MOUNT-RESULT 1 ... S3MOUNT-END), whole and in order. Diagnostics
-# (each step's stderr, one line per step, one closing line) go to stderr and also to the journal (systemd-cat) or
-# syslog (logger) with the tag s3mount-bootstrap, unless stderr already is the journal.
+# (each step's stderr once the step has ended, one line per step, one closing line) go to stderr and also to the
+# journal (systemd-cat) or syslog (logger) with the tag s3mount-bootstrap, unless stderr already is the journal.
 # Exit status: 0 when every step succeeded; 1 when a step failed (the other mounts are still tried, but after a
 # failed install no mount is); 70 when the bootstrap cannot start.
 # Variables use the S3B_ / s3b_ prefix.
@@ -30,22 +30,27 @@ elif ! { [ -d /run/systemd/system ] && command -v systemd-cat >/dev/null 2>&1; }
   S3B_COPY=0
 fi
 
-# s3b_journal PRIORITY: stdin to the journal, or to syslog where there is no systemd.
+# s3b_journal PRIORITY: stdin to the journal, or to syslog where there is no systemd. A writer that cannot start or
+# stops early costs its copy, never the rest of the stream (what it leaves is drained).
 s3b_journal() {
   if [ -d /run/systemd/system ] && command -v systemd-cat >/dev/null 2>&1; then
-    systemd-cat -t "$S3B_TAG" -p "$1" 2>/dev/null
+    systemd-cat -t "$S3B_TAG" -p "$1" 2>/dev/null || cat >/dev/null
   else
-    logger -t "$S3B_TAG" -p "user.$1" 2>/dev/null
+    logger -t "$S3B_TAG" -p "user.$1" 2>/dev/null || cat >/dev/null
   fi
 }
 
-# s3b_relay PRIORITY: stdin to stderr, and a copy to the journal.
+# s3b_relay PRIORITY: stdin to stderr, and a copy to the journal. SIGPIPE is ignored here only (a consumer that went
+# away must not end the bootstrap); the steps themselves run with the signals they were given.
 s3b_relay() {
   if [ "$S3B_COPY" = 1 ]; then
-    while IFS= read -r s3b_line || [ -n "$s3b_line" ]; do
-      printf '%s\n' "$s3b_line" >&2
-      printf '%s\n' "$s3b_line"
-    done | s3b_journal "$1"
+    (
+      trap '' PIPE
+      while IFS= read -r s3b_line || [ -n "$s3b_line" ]; do
+        printf '%s\n' "$s3b_line" >&2
+        printf '%s\n' "$s3b_line"
+      done | s3b_journal "$1"
+    )
   else
     cat >&2
   fi
@@ -92,18 +97,20 @@ s3b_step() {
     cat -- "$S3B_DIR/src.$s3b_s" >>"$s3b_f.sh" || { s3b_log err "cannot compose step $S3B_STEP ($s3b_s)"; exit 70; }
   done
   s3b_log info "step $S3B_STEP of $S3B_TOTAL, $s3b_label"
-  { /bin/sh "$s3b_f.sh" </dev/null 2>&1 >"$s3b_f.out"; echo "$?" >"$s3b_f.rc"; } | s3b_relay info
-  s3b_rc=$(cat -- "$s3b_f.rc" 2>/dev/null)
+  # The step writes into files, not into a pipe: nothing downstream (the journal, a closed stderr) can stop it half-way.
+  /bin/sh "$s3b_f.sh" </dev/null >"$s3b_f.out" 2>"$s3b_f.err"
+  s3b_rc=$?
+  s3b_relay info <"$s3b_f.err"
   cat -- "$s3b_f.out"
   # The step's own verdict from its result block: the error id, or whether it changed anything.
   s3b_what=$(awk '$1 == "error" && e == "" { e = $2 } $1 == "result" { c = $3 } $1 == "changed" { c = $2 }
     END { if (e != "") print e; else if (c == "1") print "changed"; else if (c == "0") print "unchanged"; else print "no result" }' "$s3b_f.out" 2>/dev/null)
-  if [ "${s3b_rc:-1}" = 0 ]; then
+  if [ "$s3b_rc" = 0 ]; then
     S3B_DONE=$((S3B_DONE + 1))
     [ "$s3b_what" = changed ] && S3B_CHANGED=$((S3B_CHANGED + 1))
     s3b_log info "step $S3B_STEP of $S3B_TOTAL, $s3b_label: done, $s3b_what"
   else
-    s3b_log err "step $S3B_STEP of $S3B_TOTAL, $s3b_label: FAILED ($s3b_what, exit ${s3b_rc:-unknown})"
+    s3b_log err "step $S3B_STEP of $S3B_TOTAL, $s3b_label: FAILED ($s3b_what, exit $s3b_rc)"
     S3B_FAILED="$S3B_FAILED, $s3b_label ($s3b_what)"
     [ "$s3b_kind" = install ] && S3B_SKIP="mount-s3 was not installed"
   fi
