@@ -98,6 +98,23 @@ public class BootstrapTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_consumer_of_stderr_that_went_away_does_not_stop_the_steps()
+    {
+        var script = Compose(false, BootstrapSamples.Mount(0), BootstrapSamples.Mount(1));
+        using var dir = new ImageRoot();
+        File.SetUnixFileMode(dir.Path, (UnixFileMode)0x1FF);
+        var file = Path.Combine(dir.Path, "b.sh");
+        File.WriteAllText(file, script.Text);
+        var outFile = Path.Combine(dir.Path, "out");
+
+        // stderr is a pipe whose reader has exited: every diagnostic write meets EPIPE.
+        var r = RunArtifact("dash", $"/bin/sh '{file}' 2>&1 >'{outFile}' | true\ncat '{outFile}'\n");
+        var blocks = r.Stdout.Split(ResultBlock.EndMarker + "\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, blocks.Length);
+        Assert.All(blocks, b => Assert.StartsWith(ResultBlock.BeginMarker + " 1\n", b, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_failed_install_skips_the_mounts_with_a_clear_line_and_exit_1()
     {
         var script = Compose(true, BootstrapSamples.Mount(0), BootstrapSamples.Mount(1));
