@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
-"""Writes module/en-US/S3Mount.dll-Help.xml (MAML) from the help text below.
+"""Writes module/en-US/S3Mount.dll-Help.xml (MAML) from the help text below and the compiled cmdlets.
 
-The help lives here, as data, so that the shared fleet and AWS parameters are described once; the xunit help test
-checks that every parameter of every compiled cmdlet is described and that each cmdlet has at least two examples,
-one of them for a fleet. Run: python3 tools/helpgen.py
+The text lives here, as data, so that the shared fleet and AWS parameters are described once. What the cmdlets are
+(parameter sets, mandatory, position, pipeline input, aliases, types, wildcards) is read from the built module
+(tools/cmdlet-metadata.ps1), so help cannot drift from the code: a parameter without text, or text for a parameter
+that does not exist, stops the generator. tests/pester/Help.Tests.ps1 compares Get-Help with Get-Command in a real
+session. Run after 'dotnet build': python3 tools/helpgen.py (uses pwsh from PATH, $PWSH, or .tools/pwsh).
 """
+import json
 import os
+import shutil
+import subprocess
 from xml.sax.saxutils import escape
 
 FLEET = {
-    "InstanceId": ("string[]", "EC2 instance ids to act on through SSM Run Command. Binds by property name, so EC2 instance objects, SSM instance information objects and S3Mount's own output pipe straight in. Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId or -Target the cmdlet acts on this machine."),
-    "Target": ("string[]", "SSM targets instead of instance ids, each Key=Value[,Value...]: tag:Role=hpc-compute, tag-key=Scratch, resource-groups:Name=my-group (at most 5)."),
+    "InstanceId": ("string[]", "EC2 or managed-instance ids (i-0123456789abcdef0, mi-...) to act on through SSM Run Command; each is checked locally (S3MountInstanceIdInvalid) before anything is sent. Binds by property name (aliases Instance, Instances), so EC2 Instance and Reservation objects (what Get-EC2Instance returns), SSM InstanceInformation objects and S3Mount's own output pipe straight in, each going to the instance it names (see -InputObject). Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId, -Target or -Root the cmdlet acts on this machine."),
+    "Target": ("SsmTarget[]", "SSM targets instead of instance ids (at most 5), as strings Key=Value[,Value...] (tag:Role=hpc-compute, tag-key=Scratch, resource-groups:Name=my-group), as hashtables @{Key='tag:Role'; Values='hpc-compute'}, or as AWS.Tools Target objects."),
+    "InputObject": ("PSObject", "The objects you pipe in. Each acts where it came from: an object with an InstanceId (S3Mount's fleet output, EC2 and SSM instance objects, EC2 Reservations) goes to that instance through SSM, one with a Root (listed from an image) to that image, anything else to this machine; -InstanceId, -Target or -Root on the command line decide instead. A string is a mount path."),
+    "OutputS3Region": ("string", "The Region of -OutputS3BucketName, when it is not the Region SSM is called in."),
+    "CloudWatchLogGroupName": ("string", "A CloudWatch Logs group SSM also sends the command output to (SendCommand CloudWatchOutputConfig)."),
+    "Comment": ("string", "The SSM command's comment, at most 100 characters (default: S3Mount and the operation, such as 'S3Mount create'). It shows in the SSM console and in Get-SSMCommand."),
     "MaxConcurrency": ("string", "How many nodes run the command at once, N or N% (SSM MaxConcurrency)."),
     "MaxErrors": ("string", "How many node errors are tolerated before SSM starts no new nodes, N or N% (SSM MaxErrors; alias MaxError). Without it every node is tried (S3Mount sends 100%; SSM's own default is 0, which would stop at the first failed node)."),
     "TimeoutSeconds": ("int", "How long a node may take to receive the command, 30 to 2592000 seconds (SSM TimeoutSeconds, the delivery timeout; alias TimeoutSecond)."),
@@ -30,7 +39,7 @@ AWS_REGION = {
 }
 SELECT = {
     "Name": ("string[]", "Service names, mountpoint-s3-17a82347 or mountpoint-s3-17a82347.service, as Get-S3MountService lists them. Binds by property name from S3Mount's output. Tab completion offers this machine's units."),
-    "Path": ("string[]", "Mount paths: selects the services that mount there. Binds by property name. Tab completion offers this machine's mount paths."),
+    "Path": ("string[]", "Mount paths on the node (absolute): selects the services that mount there. Binds by property name (alias FullName, so Get-Item results bind); a piped string is a path too. Tab completion offers the mount paths of this machine, or of the image -Root names."),
 }
 
 OPTIONS = [
@@ -83,12 +92,12 @@ OPTIONS = [
     ("CacheExpressBucket", "string", "--cache-xz: an S3 Express One Zone directory bucket used as a shared cache (mount-s3 1.11+)."),
 ]
 
-NODE_NOTE = "Locally it needs root and systemd; elsewhere use -InstanceId or -Target, which run the same script on EC2 nodes through SSM Run Command."
+NODE_NOTE = "Modes (parameter sets): this machine (it needs root and systemd for changes), -Root (an offline image on this machine), -InstanceId or -Target (EC2 nodes through SSM Run Command, running the same script); the SSM parameters exist only in the two fleet modes."
 
 CMDLETS = []
 
-def cmd(name, synopsis, description, params, examples, outputs, inputs="System.String[] (InstanceId, Name, Path by property name)", pipeline=None, required=None):
-    CMDLETS.append(dict(name=name, synopsis=synopsis, description=description, params=params, examples=examples, outputs=outputs, inputs=inputs, pipeline=pipeline, required=required))
+def cmd(name, synopsis, description, params, examples, outputs, inputs="System.String[] (InstanceId, Name, Path by property name)"):
+    CMDLETS.append(dict(name=name, synopsis=synopsis, description=description, params=params, examples=examples, outputs=outputs, inputs=inputs))
 
 def merge(*dicts):
     out = {}
@@ -114,7 +123,7 @@ cmd("New-S3MountService",
         "NoEnable": ("switch", "Do not enable the unit (it will not mount at boot)."),
         "Force": ("switch", "Replace a service that has other settings, or adopt a recipe-made unit; the mount restarts. Also skips confirmation (never -WhatIf)."),
         "KeepOnFailure": ("switch", "When the start fails, keep the new unit for inspection instead of rolling back."),
-        "Root": ("string", "An offline image root: write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd; nothing is started. Needs no systemd and no AWS."),
+        "Root": ("string", "An offline image root on this machine (resolved like New-Item resolves paths: relative to the current location, ~, PSDrives; it must exist): write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd and every path inside the image as a chroot would (a link never leads out of it); nothing is started. Needs no systemd and no AWS."),
         "Option": ("MountOptions", "The mount-s3 options of an existing mount, as the Options property of Get-S3MountService output (alias Options; binds by property name): the base every option parameter given here overrides, so Get-S3MountService | New-S3MountService -Force keeps every option and changes only what you pass."),
     }, FLEET, AWS_REGION),
     [
@@ -130,7 +139,7 @@ cmd("Get-S3MountService",
     "Lists every mountpoint-s3-*.service in /etc/systemd/system and /usr/lib/systemd/system, S3Mount's own and those the field recipe made, with bucket, prefix, path, options, user, group, unit path, active and sub state, enabled, mounted, health (Healthy, NotMounted, Stale, Hung, Failed) and origin. One script run per node: one systemctl show for all units. Warnings list the defects of recipe-made units. Reading needs no root. " + NODE_NOTE,
     merge(SELECT, {
         "Bucket": ("string[]", "Only services of these buckets (wildcards allowed)."),
-        "Root": ("string", "List the units of an offline image root instead of this machine."),
+        "Root": ("string", "List the units of an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. The objects carry Root, so piping them on acts in that image."),
     }, FLEET, AWS_REGION),
     [
         ("Get-S3MountService", "Lists the mount services of this machine."),
@@ -141,11 +150,12 @@ cmd("Get-S3MountService",
 
 cmd("Remove-S3MountService",
     "Removes mount services.",
-    "Stops and disables each service, makes sure nothing is mounted at its path (a mount still there is lazily unmounted only with -Force; otherwise the unit is kept and an S3MountStillMounted error is written), deletes the unit and its drop-ins, and reloads systemd. The directory is removed only with -RemoveDirectory and only if empty; /etc/fuse.conf is left alone. High impact: asks for confirmation unless -Confirm:$false or -Force. " + NODE_NOTE,
+    "Stops and disables each service, makes sure nothing is mounted at its path (a mount still there is lazily unmounted only with -LazyUnmount; otherwise the unit is kept and an S3MountStillMounted error is written), deletes the unit and its drop-ins, and reloads systemd. The directory is removed only with -RemoveDirectory and only if empty; /etc/fuse.conf is left alone. High impact: asks for confirmation unless -Confirm:$false or -Force. " + NODE_NOTE,
     merge(SELECT, {
-        "Force": ("switch", "Lazily unmount a mount that is still there after stopping, and skip confirmation (never -WhatIf)."),
+        "Force": ("switch", "Skip confirmation (never -WhatIf)."),
+        "LazyUnmount": ("switch", "When the mount is still there after the service stopped (something holds it busy), detach it lazily (umount -l) and remove the unit; without it the unit is kept and an S3MountStillMounted error is written."),
         "RemoveDirectory": ("switch", "Also remove the mount directory when it is empty."),
-        "Root": ("string", "Remove from an offline image root instead of this machine."),
+        "Root": ("string", "Remove from an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. Objects listed with -Root carry it, so piped they go back to their image."),
     }, FLEET, AWS_REGION),
     [
         ("Remove-S3MountService -Path /mnt/s3 -RemoveDirectory", "Removes the service that mounts /mnt/s3 on this machine, and the empty directory."),
@@ -161,14 +171,17 @@ for verb, syn, desc, ex_local, ex_fleet in [
     ("Disable", "Disables mount services at boot.", "Disables each service, so it no longer mounts at boot; a running mount stays until it is stopped.", "Disable-S3MountService -Path /mnt/s3", "Get-S3MountService -Target 'tag:Env=dev' | Disable-S3MountService"),
 ]:
     cmd(verb + "-S3MountService", syn, desc + " Per-service failures are non-terminating errors. " + NODE_NOTE,
-        merge(SELECT, {"PassThru": ("switch", "Write each service, with its state and health after the action.")}, FLEET, AWS_REGION),
+        merge(SELECT, {"PassThru": ("switch", "Write each service, with its state and health after the action.")},
+              {"Root": ("string", f"{verb} the unit in an offline image root on this machine (its remote-fs.target.wants link; resolved like New-Item resolves paths; it must exist).")} if verb in ("Enable", "Disable") else {},
+              FLEET, AWS_REGION),
         [(ex_local, "Acts on a service of this machine."), (ex_fleet, "Acts on services across a fleet through SSM, one batched command per group of nodes.")],
         ["S3Mount.S3MountService"])
 
 cmd("Test-S3MountService",
     "Tests the health of mount services.",
     "Reports for each service: Healthy (mounted by mount-s3 and a stat of the path answers), NotMounted (stopped, starting, or active without a mount), Stale (the path answers 'Transport endpoint is not connected': the daemon died), Hung (a stat did not answer within 5 s) or Failed (the unit failed), with the reason. " + NODE_NOTE,
-    merge(SELECT, {"Quiet": ("switch", "Return one Boolean: True when every selected service is healthy.")}, FLEET, AWS_REGION),
+    merge(SELECT, {"Quiet": ("switch", "Return one Boolean: True when every selected service is healthy."),
+                   "Root": ("string", "Test the units of an offline image root on this machine (nothing runs in an image, so every service is NotMounted; useful to check what an image will mount).")}, FLEET, AWS_REGION),
     [
         ("Test-S3MountService -Quiet", "True when every mount of this machine is healthy."),
         ("Test-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy", "The unhealthy mounts of a fleet, with their reasons."),
@@ -177,8 +190,9 @@ cmd("Test-S3MountService",
 
 cmd("Repair-S3MountService",
     "Repairs Stale, NotMounted and Failed mounts.",
-    "For each selected service (all when none is named) that is Stale, NotMounted or Failed: lazily unmounts the dead mount, resets the failed state, starts the service and waits for the mount; reports the health before and after. Healthy services are left alone; Hung mounts are repaired only with -Force (the daemon is killed). " + NODE_NOTE,
-    merge(SELECT, {"Force": ("switch", "Also repair Hung mounts, and skip confirmation (never -WhatIf).")}, FLEET, AWS_REGION),
+    "For each selected service (all when none is named) that is Stale, NotMounted or Failed: lazily unmounts the dead mount, resets the failed state, starts the service and waits for the mount; reports the health before and after. Healthy services are left alone; Hung mounts are repaired only with -IncludeHung (the daemon is killed). " + NODE_NOTE,
+    merge(SELECT, {"Force": ("switch", "Skip confirmation (never -WhatIf)."),
+                   "IncludeHung": ("switch", "Also repair Hung mounts: the daemon that does not answer is killed and the service started again.")}, FLEET, AWS_REGION),
     [
         ("Repair-S3MountService", "Repairs every broken mount of this machine."),
         ("Get-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy | Repair-S3MountService", "Repairs the broken mounts of a fleet, each on its own node."),
@@ -194,14 +208,15 @@ cmd("Install-MountpointS3",
         "PackageUrl": ("string", "An https URL of the package; its signature is read from the same URL plus .asc."),
         "SignatureUrl": ("string", "The URL of the package's detached signature, when it is not the package URL plus .asc."),
         "PackageS3Uri": ("string", "An s3://bucket/key of the package (its signature is key.asc); presigned on this machine, so nodes need no S3 permission."),
-        "PackagePath": ("string", "A package file already on the node; its signature is the same path plus .asc."),
-        "SignaturePath": ("string", "The signature file on the node, when it is not the package path plus .asc."),
+        "PackagePath": ("string", "A package file. On this machine it is resolved like New-Item resolves paths (relative to the current location, ~, PSDrives); with -InstanceId or -Target it is an absolute path on the nodes. Its signature is the same path plus .asc."),
+        "SignaturePath": ("string", "The signature file, when it is not the package path plus .asc (a local path, or an absolute node path on a fleet, as -PackagePath)."),
         "DistributionRepository": ("switch", "Amazon Linux 2023 only: install the distribution's mount-s3 package with dnf."),
         "ReleaseUrl": ("string", "A mirror of the official release bucket layout (latest/<arch>/mount-s3.<ext>, <version>/<arch>/mount-s3-<version>-<arch>.<ext>), for networks without internet access."),
         "KeysUrl": ("string", "Where the signing keys are read; by default the release bucket's public_keys/KEYS."),
         "AllowVersionChange": ("switch", "Install another version than the one installed: upgrade or downgrade."),
         "SkipSignatureCheck": ("switch", "Do not verify the package signature. A warning is written and recorded in the result; never needed for real packages."),
         "TrustedFingerprint": ("string[]", "Additional trusted signing key fingerprints (40 hex digits), for test or private packages."),
+        "Root": ("string", "An offline image root on this machine (an AMI or chroot build; resolved like New-Item resolves paths; it must exist): the image's os-release decides the package, the signature is checked on this machine, and the image's own package manager installs it in a chroot. Needs root."),
     }, FLEET, AWS_REGION),
     [
         ("Install-MountpointS3 -Version 1.23.0", "Installs mount-s3 1.23.0 on this machine, or does nothing if it is installed already."),
@@ -213,10 +228,10 @@ cmd("Install-MountpointS3",
 cmd("Get-MountpointS3",
     "Reports the installed Mountpoint for Amazon S3 version.",
     "Reports the node (OS id and version, architecture, package format) and the installed mount-s3 (version, parsed from both the official 'mount-s3 1.23.0' and the distribution 'mount-s3 1.21.0+1.amzn2023' formats, binary path, package). Changes nothing and needs no root. " + NODE_NOTE,
-    merge(FLEET, AWS_REGION),
+    merge({"Root": ("string", "Report an offline image root on this machine instead (its os-release and the mount-s3 package in its package database; nothing of the image runs). Resolved like New-Item resolves paths; it must exist.")}, FLEET, AWS_REGION),
     [
         ("Get-MountpointS3", "The mount-s3 installed on this machine."),
-        ("Get-MountpointS3 -InstanceId $ids | Where-Object { $_.InstalledVersion -lt [S3Mount.Engine.Model.MountpointVersion]'1.23.0' }", "The nodes of a fleet that still run an older mount-s3."),
+        ("Get-MountpointS3 -InstanceId $ids | Where-Object InstalledVersion -lt '1.23.0' | Sort-Object InstalledVersion", "The nodes of a fleet that still run an older mount-s3, oldest first: versions compare and sort as versions."),
     ],
     ["S3Mount.MountpointInstallation"], inputs="System.String[] (InstanceId by property name)")
 
@@ -284,13 +299,47 @@ cmd("Export-S3MountBootstrap",
         ("Export-S3MountBootstrap -Bucket results -Path /shared/results -AllowDelete -User ec2-user -Version 1.23.0 -Format ParallelCluster -ScriptUri s3://cluster-assets/s3mount/compute.sh -Upload", "Uploads the script and prints the CustomActions / Iam keys to paste into the queue's section of the cluster configuration."),
         ("@{ Bucket = 'scratch'; Path = '/scratch/s3'; AllowDelete = $true }, @{ Bucket = 'refs'; Path = '/refs'; ReadOnly = $true } | Export-S3MountBootstrap -Install -OutFile ./first-boot.sh -WhatIf", "Two mounts from hashtables into one script; -WhatIf says what would be written and writes nothing."),
     ],
-    ["System.String"], inputs="System.Management.Automation.PSObject (mounts: properties named like the mount parameters)",
-    pipeline={"InputObject": "True (ByValue)"}, required=())
+    ["System.String"], inputs="System.Management.Automation.PSObject (mounts: properties named like the mount parameters)")
 
-def write(path):
+ONLINE = "https://github.com/s3mount/S3Mount/blob/main/README.md"
+
+
+def metadata(root):
+    """The compiled cmdlets' parameter sets and parameters, read from the built module by tools/cmdlet-metadata.ps1."""
+    pwsh = os.environ.get("PWSH") or shutil.which("pwsh") or os.path.join(root, ".tools", "pwsh", "pwsh")
+    out = subprocess.run([pwsh, "-NoProfile", "-NonInteractive", "-File", os.path.join(root, "tools", "cmdlet-metadata.ps1")],
+                         check=True, capture_output=True, text=True).stdout
+    return {c["name"]: c for c in json.loads(out)}
+
+
+def pipeline(byvalue, byname):
+    kinds = [k for k, on in (("ByValue", byvalue), ("ByPropertyName", byname)) if on]
+    return "True (" + ", ".join(kinds) + ")" if kinds else "False"
+
+
+def write(path, meta):
     out = ['<?xml version="1.0" encoding="utf-8"?>',
            '<helpItems schema="maml" xmlns="http://msh">']
+    missing = [c["name"] for c in CMDLETS if c["name"] not in meta] + [n for n in meta if n not in {c["name"] for c in CMDLETS}]
+    if missing:
+        raise SystemExit("helpgen: help text and compiled cmdlets differ: " + ", ".join(missing))
     for c in CMDLETS:
+        m = meta[c["name"]]
+        undescribed = [p["name"] for p in m["parameters"] if p["name"] not in c["params"]]
+        extra = [p for p in c["params"] if p not in {q["name"] for q in m["parameters"]}]
+        if undescribed or extra:
+            raise SystemExit(f"helpgen: {c['name']}: no text for {undescribed}; text for parameters it does not have: {extra}")
+        params = {p["name"]: p for p in m["parameters"]}
+        # Per parameter, across its sets: mandatory in every set it belongs to, its position, how the pipeline binds it.
+        info = {}
+        for st in m["sets"]:
+            for sp in st["parameters"]:
+                i = info.setdefault(sp["name"], dict(mandatory=True, position=None, byvalue=False, byname=False))
+                i["mandatory"] = i["mandatory"] and sp["mandatory"]
+                if sp["position"] >= 0:
+                    i["position"] = sp["position"]
+                i["byvalue"] = i["byvalue"] or sp["fromPipeline"]
+                i["byname"] = i["byname"] or sp["byPropertyName"]
         verb, noun = c["name"].split("-", 1)
         out.append('  <command:command xmlns:maml="http://schemas.microsoft.com/maml/2004/10" xmlns:command="http://schemas.microsoft.com/maml/dev/command/2004/10" xmlns:dev="http://schemas.microsoft.com/maml/dev/2004/10">')
         out.append('    <command:details>')
@@ -301,21 +350,27 @@ def write(path):
         out.append('    </command:details>')
         out.append(f'    <maml:description><maml:para>{escape(c["description"])}</maml:para></maml:description>')
         out.append('    <command:syntax>')
-        out.append('      <command:syntaxItem>')
-        out.append(f'        <maml:name>{c["name"]}</maml:name>')
-        for pname, (ptype, _) in c["params"].items():
-            req = ("true" if pname in c["required"] else "false") if c["required"] is not None else "true" if pname in ("Bucket",) or (c["name"] == "New-S3MountService" and pname == "Path") else "false"
-            out.append(f'        <command:parameter required="{req}" pipelineInput="false"><maml:name>{pname}</maml:name>' + ('' if ptype == "switch" else f'<command:parameterValue required="true">{ptype}</command:parameterValue>') + '</command:parameter>')
-        out.append('      </command:syntaxItem>')
+        for st in sorted(m["sets"], key=lambda x: not x["isDefault"]):
+            out.append('      <command:syntaxItem>')
+            out.append(f'        <maml:name>{c["name"]}</maml:name>')
+            for sp in st["parameters"]:
+                t = params[sp["name"]]["type"]
+                pos = str(sp["position"]) if sp["position"] >= 0 else "named"
+                out.append(f'        <command:parameter required="{str(sp["mandatory"]).lower()}" position="{pos}" pipelineInput="{pipeline(sp["fromPipeline"], sp["byPropertyName"])}"><maml:name>{sp["name"]}</maml:name>'
+                           + ('' if t == "SwitchParameter" else f'<command:parameterValue required="true">{escape(t)}</command:parameterValue>') + '</command:parameter>')
+            out.append('      </command:syntaxItem>')
         out.append('    </command:syntax>')
         out.append('    <command:parameters>')
-        for pname, (ptype, desc) in c["params"].items():
-            byprop = pname in ("InstanceId", "Name", "Path", "Bucket", "Prefix") and not (pname == "Bucket" and c["name"] == "Get-S3MountService")
-            pipe = c["pipeline"].get(pname, "False") if c["pipeline"] is not None else "True (ByPropertyName)" if byprop else "False"
-            out.append(f'      <command:parameter required="false" pipelineInput="{pipe}" globbing="{"true" if pname == "Bucket" and c["name"].startswith("Get") else "false"}">')
-            out.append(f'        <maml:name>{pname}</maml:name>')
-            out.append(f'        <maml:description><maml:para>{escape(desc)}</maml:para></maml:description>')
-            out.append(f'        <command:parameterValue required="{"false" if ptype == "switch" else "true"}">{"SwitchParameter" if ptype == "switch" else ptype}</command:parameterValue>')
+        for p in m["parameters"]:
+            name, t = p["name"], p["type"]
+            i = info.get(name, dict(mandatory=False, position=None, byvalue=False, byname=False))
+            aliases = ", ".join(p["aliases"]) if p["aliases"] else "none"
+            pos = str(i["position"]) if i["position"] is not None else "named"
+            out.append(f'      <command:parameter required="{str(i["mandatory"]).lower()}" position="{pos}" pipelineInput="{pipeline(i["byvalue"], i["byname"])}" globbing="{str(p["wildcards"]).lower()}" aliases="{escape(aliases)}">')
+            out.append(f'        <maml:name>{name}</maml:name>')
+            out.append(f'        <maml:description><maml:para>{escape(c["params"][name][1])}</maml:para></maml:description>')
+            out.append(f'        <command:parameterValue required="{"false" if t == "SwitchParameter" else "true"}">{escape(t)}</command:parameterValue>')
+            out.append(f'        <dev:type><maml:name>{escape(t)}</maml:name></dev:type>')
             out.append('      </command:parameter>')
         out.append('    </command:parameters>')
         out.append(f'    <command:inputTypes><command:inputType><dev:type><maml:name>{escape(c["inputs"])}</maml:name></dev:type></command:inputType></command:inputTypes>')
@@ -324,14 +379,17 @@ def write(path):
             out.append(f'      <command:returnValue><dev:type><maml:name>{o}</maml:name></dev:type></command:returnValue>')
         out.append('    </command:returnValues>')
         out.append('    <command:examples>')
-        for i, (code, remark) in enumerate(c["examples"], 1):
+        for n, (code, remark) in enumerate(c["examples"], 1):
             out.append('      <command:example>')
-            out.append(f'        <maml:title>-------------------------- Example {i} --------------------------</maml:title>')
+            out.append(f'        <maml:title>-------------------------- Example {n} --------------------------</maml:title>')
             out.append(f'        <dev:code>{escape(code)}</dev:code>')
             out.append(f'        <dev:remarks><maml:para>{escape(remark)}</maml:para></dev:remarks>')
             out.append('      </command:example>')
         out.append('    </command:examples>')
-        out.append('    <command:relatedLinks><maml:navigationLink><maml:linkText>about_S3Mount</maml:linkText></maml:navigationLink></command:relatedLinks>')
+        out.append('    <command:relatedLinks>')
+        out.append(f'      <maml:navigationLink><maml:linkText>Online Version:</maml:linkText><maml:uri>{ONLINE}</maml:uri></maml:navigationLink>')
+        out.append('      <maml:navigationLink><maml:linkText>about_S3Mount</maml:linkText></maml:navigationLink>')
+        out.append('    </command:relatedLinks>')
         out.append('  </command:command>')
     out.append('</helpItems>')
     with open(path, "w", encoding="utf-8") as f:
@@ -340,4 +398,4 @@ def write(path):
 if __name__ == "__main__":
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    write(os.path.join(root, "module", "en-US", "S3Mount.dll-Help.xml"))
+    write(os.path.join(root, "module", "en-US", "S3Mount.dll-Help.xml"), metadata(root))

@@ -83,13 +83,29 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
         var t = Cmdlet(name);
         var ps = Parameters(t).ToDictionary(p => p.Name);
         var id = ps["InstanceId"];
-        Assert.True(Attrs(id, "ParameterAttribute").All(a => Named(a, "ValueFromPipelineByPropertyName") is true));
+        var idSets = Attrs(id, "ParameterAttribute").ToList();
+        Assert.Single(idSets);
+        Assert.Equal("InstanceId", Named(idSets[0], "ParameterSetName"));
+        Assert.True(Named(idSets[0], "Mandatory") is true);
+        Assert.True(Named(idSets[0], "ValueFromPipelineByPropertyName") is true);
+
+        // Piped objects bring their InstanceId (or Root) through -InputObject, the one by-value parameter of every set.
+        var input = Attrs(ps["InputObject"], "ParameterAttribute").Single();
+        Assert.True(Named(input, "ValueFromPipeline") is true);
+        Assert.Null(Named(input, "ParameterSetName"));
         Assert.Equal(typeof(string[]).FullName, id.PropertyType.FullName);
-        Assert.NotNull(Attr(id, "AllowNullAttribute"));
-        foreach (var p in new[] { "Target", "MaxConcurrency", "MaxErrors", "TimeoutSeconds", "OutputS3BucketName", "ProfileName", "ProfileLocation", "Credential", "AccessKey", "SecretKey", "SessionToken" })
+        Assert.Equal("Local", Named(Attr(t, "CmdletAttribute")!, "DefaultParameterSetName"));
+
+        // The SSM parameters exist only in the two fleet modes, so -Region without -InstanceId or -Target fails at binding.
+        foreach (var p in new[] { "MaxConcurrency", "MaxErrors", "TimeoutSeconds", "ExecutionTimeoutSeconds", "OutputS3BucketName", "OutputS3KeyPrefix", "OutputS3Region", "CloudWatchLogGroupName", "Comment", "Region", "EndpointUrl", "ProfileName", "ProfileLocation", "Credential", "AccessKey", "SecretKey", "SessionToken" })
         {
             Assert.True(ps.ContainsKey(p), $"{name} lacks -{p}");
+            Assert.Equal(new[] { "InstanceId", "Target" }, Attrs(ps[p], "ParameterAttribute").Select(a => (string)Named(a, "ParameterSetName")!).OrderBy(x => x, StringComparer.Ordinal));
         }
+
+        var target = Attrs(ps["Target"], "ParameterAttribute").Single();
+        Assert.Equal("Target", Named(target, "ParameterSetName"));
+        Assert.True(Named(target, "Mandatory") is true);
 
         string[] Aliases(string p) => Attr(ps[p], "AliasAttribute")?.ConstructorArguments[0].Value is IEnumerable<CustomAttributeTypedArgument> v ? v.Select(x => (string)x.Value!).ToArray() : Array.Empty<string>();
         Assert.Contains("StoredCredentials", Aliases("ProfileName"));
@@ -142,11 +158,15 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
         var create = Parameters(Cmdlet("New-S3MountService")).ToDictionary(p => p.Name);
         var export = Parameters(Cmdlet("Export-S3MountBootstrap")).ToDictionary(p => p.Name);
         string Aliases(PropertyInfo p) => Attr(p, "AliasAttribute")?.ConstructorArguments[0].Value is IEnumerable<CustomAttributeTypedArgument> v ? string.Join(",", v.Select(x => (string)x.Value!)) : string.Empty;
-        foreach (var name in create.Keys.Where(IsMountField))
+        string Completer(PropertyInfo p) => Attr(p, "ArgumentCompleterAttribute")?.ConstructorArguments[0].Value is Type t ? t.Name : string.Empty;
+        var mountParameters = create.Values.Where(p => p.DeclaringType?.Name == "NewS3MountServiceCommand" && p.Name is not ("Root" or "InputObject")).ToList();
+        Assert.True(mountParameters.Count > 50, mountParameters.Count.ToString());
+        foreach (var p in mountParameters)
         {
-            Assert.True(export.ContainsKey(name), "Export-S3MountBootstrap lacks -" + name);
-            Assert.Equal(create[name].PropertyType.FullName?.Replace("System.Nullable`1", string.Empty, StringComparison.Ordinal), export[name].PropertyType.FullName?.Replace("System.Nullable`1", string.Empty, StringComparison.Ordinal));
-            Assert.Equal(Aliases(create[name]), Aliases(export[name]));
+            Assert.True(export.ContainsKey(p.Name), "Export-S3MountBootstrap lacks -" + p.Name);
+            Assert.Equal(p.PropertyType.FullName, export[p.Name].PropertyType.FullName);
+            Assert.Equal(Aliases(p), Aliases(export[p.Name]));
+            Assert.Equal(Completer(p), Completer(export[p.Name]));
         }
 
         // Piped mounts are read whole from -InputObject (one object's fields never carry over to the next), so no mount
@@ -155,10 +175,6 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
         Assert.All(export.Values.Where(p => p.Name != "InputObject"), p => Assert.False(Attrs(p, "ParameterAttribute").Any(a => Named(a, "ValueFromPipelineByPropertyName") is true || Named(a, "ValueFromPipeline") is true), p.Name));
         Assert.DoesNotContain("InstanceId", export.Keys);
     }
-
-    private static readonly string[] NonFields = { "InstanceId", "Target", "MaxConcurrency", "MaxErrors", "TimeoutSeconds", "ExecutionTimeoutSeconds", "OutputS3BucketName", "OutputS3KeyPrefix", "ProfileName", "ProfileLocation", "Credential", "AccessKey", "SecretKey", "SessionToken", "Region", "EndpointUrl", "Root" };
-
-    private static bool IsMountField(string name) => !NonFields.Contains(name);
 
     [Theory]
     [MemberData(nameof(CommandNames))]

@@ -156,7 +156,7 @@ public class BootstrapTests(ITestOutputHelper output)
     {
         var script = Compose(false, Hostile);
         var unit = Units.UnitRenderer.Render(Hostile);
-        Assert.Contains("s3b_text s1unit <<'S3MOUNT_TEXT_END'\n" + unit + "S3MOUNT_TEXT_END\n", script.Text, StringComparison.Ordinal);
+        Assert.Contains("s3b_file text.s1unit <<'S3MOUNT_TEXT_END'\n" + unit + "S3MOUNT_TEXT_END\n", script.Text, StringComparison.Ordinal);
         Assert.Contains("\nUNIT_B64=@s1unit\n", script.Text, StringComparison.Ordinal);
         Assert.Contains("\nUNIT_B64='" + Convert.ToBase64String(Encoding.UTF8.GetBytes(unit)) + "'\n", script.StepText(0), StringComparison.Ordinal);
 

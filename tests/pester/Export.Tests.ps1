@@ -34,7 +34,7 @@ Describe 'Export-S3MountBootstrap formats' {
         $s = Export-S3MountBootstrap -Bucket my-bucket -Path /mnt/s3 -ReadOnly -AllowOther -WarningAction SilentlyContinue
         $s | Should -BeOfType ([string])
         $s | Should -Match '^#!/bin/sh\n'
-        $s | Should -Match '(?m)^#   1\. mountpoint-s3-17a82347\.service: s3://my-bucket/ at /mnt/s3, as root$'
+        $s | Should -Match ([regex]::Escape("s3b_step create 'mountpoint-s3-17a82347.service: s3://my-bucket/ at /mnt/s3, as root' lib create <<'S3MOUNT_STEP_END'"))
         Get-Steps $s | Should -Be 'mountpoint-s3-17a82347.service'
         $s | Should -Match '(?m)^s3b_finish$'
     }
@@ -156,8 +156,14 @@ Describe 'Export-S3MountBootstrap errors' {
         { & $Run } | Should -Throw -ErrorId "$Id,*"
     }
 
-    It 'a presigned package needs a stated lifetime' {
-        (Get-Command Export-S3MountBootstrap).Parameters['PresignedUrlLifetime'].Attributes.Where({ $_ -is [Parameter] -and $_.ParameterSetName -eq 'S3' }).Mandatory | Should -BeTrue
+    It 'a presigned package needs a stated lifetime, and a lifetime needs a presigned package' {
+        { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -PackageS3Uri s3://pkg-bucket/mount-s3.deb } | Should -Throw -ErrorId 'S3MountParameterConflict,*'
+        { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -Version 1.23.0 -PresignedUrlLifetime 01:00:00 } | Should -Throw -ErrorId 'S3MountParameterConflict,*'
+    }
+
+    It 'two package sources are refused as Install-MountpointS3 refuses them, and a package path is the node''s' {
+        { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -PackageUrl https://example.com/m.deb -DistributionRepository } | Should -Throw -ErrorId 'S3MountParameterConflict,*'
+        { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -PackagePath ./relative.deb } | Should -Throw -ErrorId 'S3MountPathInvalid,*'
     }
 }
 
@@ -228,7 +234,7 @@ Describe 'Export-S3MountBootstrap against a loopback S3 server' {
         $s | Should -Match "SIG_URL='http://127\.0\.0\.1:\d+/pkg-bucket/mount-s3-1\.23\.0-x86_64\.deb\.asc\?"
         $s | Should -Not -Match 'not/in/the/artifact'
         ($warnings -join ' ') | Should -Match 'presigned URLs of s3://pkg-bucket/mount-s3-1\.23\.0-x86_64\.deb'
-        $s | Should -Match "(?m)^#   1\. install mount-s3 \(the package's version\) from s3://pkg-bucket/mount-s3-1\.23\.0-x86_64\.deb \(presigned\), signature checked$"
+        $s | Should -Match ([regex]::Escape("s3b_step install 'install mount-s3 (the package'\''s version) from s3://pkg-bucket/mount-s3-1.23.0-x86_64.deb (presigned), signature checked' lib mountpoint install"))
     }
 
     It 'without an s3:// package the artifact has no signed URL at all' {

@@ -190,10 +190,15 @@ public sealed class BootstrapArtifact
     {
         var sb = new StringBuilder();
         sb.Append("#cloud-config\n");
-        sb.Append("# S3Mount bootstrap (Export-S3MountBootstrap): writes ").Append(BootstrapScript.NodePath).Append(" and runs it once, on the instance's first boot:\n");
-        foreach (var line in Comment(script, "#"))
+        sb.Append("# S3Mount bootstrap (Export-S3MountBootstrap): writes ").Append(BootstrapScript.NodePath).Append(" and runs it once, on the instance's first boot")
+            .Append(compressed ? " (its s3b_step lines say what each step does).\n" : ":\n");
+        if (!compressed)
         {
-            sb.Append(line).Append('\n');
+            // Compressed, the script is in plain text below: no need to say it twice.
+            foreach (var line in Comment(script, "#"))
+            {
+                sb.Append(line).Append('\n');
+            }
         }
 
         sb.Append("# Its output is in /var/log/cloud-init-output.log and the journal (journalctl -t s3mount-bootstrap).\n");
@@ -274,10 +279,15 @@ public sealed class BootstrapArtifact
             sb.Append("MIME-Version: 1.0\n");
             sb.Append("Content-Type: multipart/mixed; boundary=\"").Append(MimeBoundary).Append("\"\n");
             sb.Append('\n');
-            sb.Append("S3Mount bootstrap (Export-S3MountBootstrap): the part below is a shell script that cloud-init runs once:\n");
-            foreach (var line in Comment(script, string.Empty))
+            sb.Append("S3Mount bootstrap (Export-S3MountBootstrap): the part below is a shell script that cloud-init runs once")
+                .Append(compressed ? ".\n" : ":\n");
+            if (!compressed)
             {
-                sb.Append(line).Append('\n');
+                // Compressed, the script is in plain text below: no need to say it twice.
+                foreach (var line in Comment(script, string.Empty))
+                {
+                    sb.Append(line).Append('\n');
+                }
             }
 
             sb.Append("--").Append(MimeBoundary).Append('\n');

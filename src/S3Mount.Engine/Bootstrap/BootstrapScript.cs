@@ -61,7 +61,7 @@ public sealed class BootstrapScript
     /// <summary>The mounts it creates, in order.</summary>
     public IReadOnlyList<MountSpec> Mounts { get; }
 
-    /// <summary>What it does, one line per step (the script's header, and the other formats' comments, say the same).</summary>
+    /// <summary>What it does, one line per step (the step labels of the script; the other formats' comments list them).</summary>
     public IReadOnlyList<string> Description { get; }
 
     /// <summary>True when the install step downloads through presigned URLs (a grant that anyone holding the artifact can use until it expires).</summary>
@@ -124,7 +124,7 @@ public sealed class BootstrapScript
         var description = steps.Select((st, i) => (i + 1).ToString(CultureInfo.InvariantCulture) + ". " + st.Label).ToList();
         var presigned = request.Install?.Source == PackageSourceKind.S3;
         var sources = Sources(steps);
-        return new BootstrapScript(Render(steps, sources, description, presigned ? request.PresignedUntilUtc : null, presigned, request.Install), steps, sources, mounts.Select(m => m.Spec).ToList(), description, presigned);
+        return new BootstrapScript(Render(steps, sources, presigned ? request.PresignedUntilUtc : null, presigned, request.Install), steps, sources, mounts.Select(m => m.Spec).ToList(), description, presigned);
     }
 
     // The embedded files the steps are made of, each once, without comments; lib.sh without the functions no step calls.
@@ -140,22 +140,15 @@ public sealed class BootstrapScript
         return compact;
     }
 
-    private static string Render(IReadOnlyList<Step> steps, IReadOnlyDictionary<string, string> sources, IReadOnlyList<string> description, DateTime? until, bool presigned, InstallRequest? install)
+    private static string Render(IReadOnlyList<Step> steps, IReadOnlyDictionary<string, string> sources, DateTime? until, bool presigned, InstallRequest? install)
     {
         var version = typeof(BootstrapScript).Assembly.GetName().Version?.ToString(3);
         var sb = new StringBuilder();
         sb.Append("#!/bin/sh\n");
         sb.Append("# shellcheck disable=SC2016 # values are single-quoted on purpose: nothing in them expands\n");
-        sb.Append("# S3Mount ").Append(version).Append(" bootstrap, made by Export-S3MountBootstrap. Run it as root with /bin/sh (EC2 user data,\n");
-        sb.Append("# cloud-init, a ParallelCluster OnNodeConfigured action); the node needs no PowerShell and no .NET. Its steps are the\n");
-        sb.Append("# node scripts Install-MountpointS3 and New-S3MountService run (comments removed), one after another:\n");
-        foreach (var line in description)
-        {
-            sb.Append("#   ").Append(line).Append('\n');
-        }
-
-        sb.Append("# Running it again changes nothing. Exit status 0 when every step succeeded, 1 when one failed. stdout: each step's\n");
-        sb.Append("# result block; diagnostics: stderr and the journal (journalctl -t s3mount-bootstrap).\n");
+        sb.Append("# S3Mount ").Append(version).Append(" bootstrap (Export-S3MountBootstrap): run it as root with /bin/sh; it needs no PowerShell\n");
+        sb.Append("# or .NET. Its steps (the s3b_step lines) are S3Mount's own node scripts, comments removed; a second run changes nothing.\n");
+        sb.Append("# Exit 0 when every step succeeded, 1 when one failed. stdout: the steps' result blocks; diagnostics: stderr, journalctl -t s3mount-bootstrap.\n");
         if (presigned)
         {
             var (bucket, key) = S3PackagePresigner.ParseS3Uri(install!.S3Uri);
@@ -172,7 +165,7 @@ public sealed class BootstrapScript
 
         foreach (var source in sources)
         {
-            HereDocument(sb, "s3b_source " + source.Key, SourceEnd, source.Value + "\n");
+            HereDocument(sb, "s3b_file src." + source.Key, SourceEnd, source.Value + "\n");
         }
 
         for (var i = 0; i < steps.Count; i++)
@@ -187,7 +180,7 @@ public sealed class BootstrapScript
     }
 
     // The prologue with each base64 parameter that holds UTF-8 text (UNIT_B64: the unit file) carried as that text: an
-    // s3b_text here-document before the step, and NAME_B64=@TEXT in the prologue, which s3b_step turns back into the
+    // s3b_file here-document before the step, and NAME_B64=@TEXT in the prologue, which s3b_step turns back into the
     // same base64 on the node. The unit travels readable, and gzip finds what the units of several mounts share.
     private static string TextValues(string prologue, int step, StringBuilder sb)
     {
@@ -221,7 +214,7 @@ public sealed class BootstrapScript
             }
 
             var name = "s" + step.ToString(CultureInfo.InvariantCulture) + m.Groups[1].Value.ToLowerInvariant();
-            HereDocument(sb, "s3b_text " + name, TextEnd, text);
+            HereDocument(sb, "s3b_file text." + name, TextEnd, text);
             lines[i] = m.Groups[1].Value + "_B64=@" + name;
         }
 

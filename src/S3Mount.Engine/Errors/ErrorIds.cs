@@ -7,6 +7,12 @@ public static class ErrorIds
     public const string BucketInvalid = "S3MountBucketInvalid";
     public const string PrefixInvalid = "S3MountPrefixInvalid";
     public const string PathInvalid = "S3MountPathInvalid";
+
+    /// <summary>A mount or cache directory exactly at a directory that holds data (/home, /tmp, /mnt, a home directory, ...).</summary>
+    public const string PathReserved = "S3MountPathReserved";
+
+    /// <summary>A mount inside another S3 mount, or around one (refused on the node, which knows its units).</summary>
+    public const string PathNested = "S3MountPathNested";
     public const string UserInvalid = "S3MountUserInvalid";
     public const string OptionInvalid = "S3MountOptionInvalid";
     public const string OptionConflict = "S3MountOptionConflict";

@@ -110,10 +110,12 @@ public static class NodeOperations
         });
 
     /// <summary>Start, stop, restart, enable or disable the selected services.</summary>
-    public static NodeScript Control(ServiceAction action, IEnumerable<string>? names, int waitSeconds = 60, IEnumerable<string>? paths = null) =>
+    public static NodeScript Control(ServiceAction action, IEnumerable<string>? names, int waitSeconds = 60, IEnumerable<string>? paths = null, string? root = null) =>
         NodeScript.Compose("control", new Dictionary<string, string>
         {
-            ["ROOT"] = string.Empty,
+            ["ROOT"] = string.IsNullOrEmpty(root) || action is ServiceAction.Enable or ServiceAction.Disable
+                ? NormalizeRoot(root)
+                : throw new S3MountException("S3MountRootUnsupported", S3MountErrorKind.InvalidArgument, $"{action} needs a running node; in an image (-Root) only Enable and Disable apply.", root),
             ["NAMES"] = Names(names),
             ["PATHS"] = Paths(paths),
             ["ACTION"] = action.ToString().ToLowerInvariant(),

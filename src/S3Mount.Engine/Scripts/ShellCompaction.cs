@@ -8,9 +8,9 @@ namespace S3Mount.Engine.Scripts;
 
 /// <summary>
 /// Makes an embedded node script smaller without changing what it does: whole-line comments, blank lines and the
-/// indentation of code lines go; every other character stays, in order. Lines that begin inside a quoted string or a
-/// command substitution (the awk programs, multi-line values) are never touched, and <c>shellcheck</c> directives
-/// stay, so the result lints like the original. Used where size is the limit (EC2 user data is at most 16 KB); local
+/// indentation of code lines go; every other character stays, in order. Lines that begin inside a quoted string (the
+/// awk programs, multi-line values) are never touched, and <c>shellcheck</c> directives stay, so the result lints
+/// like the original. Used where size is the limit (EC2 user data is at most 16 KB); local
 /// and SSM runs use the scripts as written.
 /// </summary>
 public static class ShellCompaction
@@ -30,7 +30,8 @@ public static class ShellCompaction
         {
             var line = lines[i];
             var last = i == lines.Length - 1;
-            if (open.Count == 0)
+            // Code lines, also inside a command substitution or subshell that spans lines; never inside a quoted string.
+            if (!open.Any(c => c is '\'' or '"'))
             {
                 var code = line.TrimStart(' ', '\t');
                 if (code.Length == 0 || (code[0] == '#' && !IsDirective(code, i)))

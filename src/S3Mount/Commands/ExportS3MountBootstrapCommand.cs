@@ -17,16 +17,10 @@ namespace S3Mount.Commands;
 /// scripts as local and SSM runs, as plain user data, #cloud-config, MIME multi-part user data, or a ParallelCluster
 /// OnNodeConfigured action. Optionally installs Mountpoint first.
 /// </summary>
-[Cmdlet(VerbsData.Export, "S3MountBootstrap", DefaultParameterSetName = Official, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsData.Export, "S3MountBootstrap", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(string))]
 public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
 {
-    private const string Official = InstallSources.Official;
-    private const string Url = InstallSources.Url;
-    private const string S3 = InstallSources.S3;
-    private const string File = InstallSources.File;
-    private const string Distro = InstallSources.Distro;
-
     private readonly List<CreateRequest> _mounts = new();
     private int _records;
     private int _refused;
@@ -49,8 +43,8 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     public string? Path { get; set; }
 
     [Parameter] public string? Prefix { get; set; }
-    [Parameter] public string? User { get; set; }
-    [Parameter] public string? Group { get; set; }
+    [Parameter][ArgumentCompleter(typeof(UserCompleter))] public string? User { get; set; }
+    [Parameter][ArgumentCompleter(typeof(GroupCompleter))] public string? Group { get; set; }
 
     /// <summary>The mount-s3 options of an existing mount: the base that every option parameter given here overrides.</summary>
     [Parameter]
@@ -58,7 +52,7 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     public MountOptions? Option { get; set; }
 
     // mount-s3 options, one parameter each: the same names and types as New-S3MountService's.
-    [Parameter] public string? BucketRegion { get; set; }
+    [Parameter][ArgumentCompleter(typeof(RegionCompleter))] public string? BucketRegion { get; set; }
     [Parameter] public string? S3EndpointUrl { get; set; }
     [Parameter] public SwitchParameter ForcePathStyle { get; set; }
     [Parameter] public SwitchParameter TransferAcceleration { get; set; }
@@ -152,70 +146,54 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     public string? OutFile { get; set; }
 
     /// <summary>Install Mountpoint first, from the official release bucket (the latest release unless -Version).</summary>
-    [Parameter(ParameterSetName = Official)]
+    [Parameter]
     public SwitchParameter Install { get; set; }
 
     /// <summary>The Mountpoint release to install first, such as 1.23.0.</summary>
-    [Parameter(ParameterSetName = Official)]
-    [Parameter(ParameterSetName = Url)]
-    [Parameter(ParameterSetName = S3)]
-    [Parameter(ParameterSetName = File)]
-    [ValidatePattern("^(latest|[0-9]+\\.[0-9]+(\\.[0-9]+)?)$")]
+    [Parameter]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string? Version { get; set; }
 
     /// <summary>Install first from a mirror of the official release bucket layout.</summary>
-    [Parameter(ParameterSetName = Official)]
+    [Parameter]
     public string? ReleaseUrl { get; set; }
 
     /// <summary>Install first from this https URL (signature at the URL plus .asc).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = Url)]
+    [Parameter]
     public string? PackageUrl { get; set; }
 
-    [Parameter(ParameterSetName = Url)]
+    [Parameter]
     public string? SignatureUrl { get; set; }
 
     /// <summary>Install first from this s3://bucket/key, presigned now for -PresignedUrlLifetime.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = S3)]
+    [Parameter]
     public string? PackageS3Uri { get; set; }
 
     /// <summary>How long the presigned URLs of -PackageS3Uri work (at most 7 days): nodes that boot later cannot install.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = S3)]
-    public TimeSpan PresignedUrlLifetime { get; set; }
+    [Parameter]
+    public TimeSpan? PresignedUrlLifetime { get; set; }
 
     /// <summary>Install first from a package file already on the node (an image's, or one the user data put there).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = File)]
+    [Parameter]
     public string? PackagePath { get; set; }
 
-    [Parameter(ParameterSetName = File)]
+    [Parameter]
     public string? SignaturePath { get; set; }
 
     /// <summary>Install first from the Amazon Linux 2023 repository.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = Distro)]
+    [Parameter]
     public SwitchParameter DistributionRepository { get; set; }
 
-    [Parameter(ParameterSetName = Official)]
-    [Parameter(ParameterSetName = Url)]
-    [Parameter(ParameterSetName = S3)]
-    [Parameter(ParameterSetName = File)]
+    [Parameter]
     public string? KeysUrl { get; set; }
 
-    [Parameter(ParameterSetName = Official)]
-    [Parameter(ParameterSetName = Url)]
-    [Parameter(ParameterSetName = S3)]
-    [Parameter(ParameterSetName = File)]
-    [Parameter(ParameterSetName = Distro)]
+    [Parameter]
     public SwitchParameter AllowVersionChange { get; set; }
 
-    [Parameter(ParameterSetName = Official)]
-    [Parameter(ParameterSetName = Url)]
-    [Parameter(ParameterSetName = S3)]
-    [Parameter(ParameterSetName = File)]
+    [Parameter]
     public SwitchParameter SkipSignatureCheck { get; set; }
 
-    [Parameter(ParameterSetName = Official)]
-    [Parameter(ParameterSetName = Url)]
-    [Parameter(ParameterSetName = S3)]
-    [Parameter(ParameterSetName = File)]
+    [Parameter]
     public string[]? TrustedFingerprint { get; set; }
 
     /// <summary>The Region of the S3 calls (presign, upload); AWS.Tools meaning, $StoredAWSRegion when not given.</summary>
@@ -256,12 +234,25 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
         {
             CheckParameters();
 
-            // The official release set is also the default one: without any of its install parameters there is no install step.
-            var installs = ParameterSetName != Official || Install || Version is not null || ReleaseUrl is not null || KeysUrl is not null || AllowVersionChange || SkipSignatureCheck || TrustedFingerprint is not null;
-            if (installs)
+            // Any install parameter makes an install step, with Install-MountpointS3's sources and refusals.
+            var choices = new InstallChoices
             {
-                _install = InstallSources.Request(ParameterSetName, Version, PackageUrl, SignatureUrl, PackageS3Uri, PackagePath, SignaturePath, ReleaseUrl, KeysUrl,
-                    AllowVersionChange, SkipSignatureCheck, TrustedFingerprint);
+                Version = Version, PackageUrl = PackageUrl, SignatureUrl = SignatureUrl, PackageS3Uri = PackageS3Uri, PackagePath = PackagePath, SignaturePath = SignaturePath,
+                DistributionRepository = DistributionRepository, ReleaseUrl = ReleaseUrl, KeysUrl = KeysUrl, AllowVersionChange = AllowVersionChange,
+                SkipSignatureCheck = SkipSignatureCheck, TrustedFingerprint = TrustedFingerprint,
+            };
+            if (Install || Version is not null || PackageUrl is not null || SignatureUrl is not null || PackageS3Uri is not null || PackagePath is not null || SignaturePath is not null
+                || DistributionRepository || ReleaseUrl is not null || KeysUrl is not null || AllowVersionChange || SkipSignatureCheck || TrustedFingerprint is not null)
+            {
+                // The bootstrap runs on the node: a package path is the node's.
+                _install = InstallSources.Request(choices, (path, parameter) => InstallSources.NodePath(path, parameter, "The bootstrap reads it on the node when it boots."));
+            }
+
+            if ((PackageS3Uri is null) != (PresignedUrlLifetime is null))
+            {
+                throw InstallSources.Conflict(PackageS3Uri is null
+                    ? "-PresignedUrlLifetime is how long the presigned URLs of -PackageS3Uri work: it goes with -PackageS3Uri only."
+                    : "A bootstrap may run days after it is made: say how long the presigned URLs of -PackageS3Uri must work with -PresignedUrlLifetime (at most 7 days), or install from -ReleaseUrl or -PackageUrl, which do not expire.");
             }
         }
         catch (S3MountException e)
@@ -434,8 +425,8 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     {
         var aws = ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, null);
         var presigner = new S3PackagePresigner(aws.Credentials, Amazon.RegionEndpoint.GetBySystemName(aws.Region), EndpointUrl);
-        var install = presigner.Presign(_install!, PresignedUrlLifetime);
-        var until = DateTime.UtcNow.Add(PresignedUrlLifetime);
+        var install = presigner.Presign(_install!, PresignedUrlLifetime!.Value);
+        var until = DateTime.UtcNow.Add(PresignedUrlLifetime.Value);
         WriteWarning($"The bootstrap carries presigned URLs of {PackageS3Uri}{(install.SignatureUrl is null ? string.Empty : " and its signature")}: anyone who holds it can download them until {until:yyyy-MM-dd HH:mm} UTC, and nodes that boot after that cannot install from them." +
             (aws.Credentials.GetCredentials().UseToken ? " They are signed with temporary credentials, so they stop working when that session ends, which may be sooner." : string.Empty));
         var presigned = new BootstrapRequest { Install = install, PresignedUntilUtc = until };

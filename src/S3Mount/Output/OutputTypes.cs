@@ -97,8 +97,14 @@ public sealed class S3MountService
 public sealed class S3MountHealth
 {
     public string Name { get; set; } = string.Empty;
+
+    /// <summary>Where the service is: the instance id, the image root, or the host name.</summary>
+    public string Node => InstanceId ?? Root ?? ComputerName ?? string.Empty;
+
     public string? InstanceId { get; set; }
     public string? ComputerName { get; set; }
+    public string? Root { get; set; }
+    public string? CommandId { get; set; }
     public string Bucket { get; set; } = string.Empty;
     public string Path { get; set; } = string.Empty;
     public MountHealth Health { get; set; }
@@ -109,11 +115,13 @@ public sealed class S3MountHealth
     /// <summary>True when <see cref="Health"/> is Healthy.</summary>
     public bool IsHealthy => Health == MountHealth.Healthy;
 
-    internal static S3MountHealth From(MountService s, string? instanceId) => new()
+    internal static S3MountHealth From(MountService s, string? instanceId, string? root = null, string? commandId = null) => new()
     {
         Name = s.Name,
         InstanceId = instanceId ?? s.InstanceId,
         ComputerName = s.ComputerName,
+        Root = root,
+        CommandId = commandId,
         Bucket = s.Bucket,
         Path = s.Path,
         Health = s.Health,
@@ -129,8 +137,13 @@ public sealed class S3MountHealth
 public sealed class S3MountRepair
 {
     public string Name { get; set; } = string.Empty;
+
+    /// <summary>Where the service is: the instance id or the host name.</summary>
+    public string Node => InstanceId ?? ComputerName ?? string.Empty;
+
     public string? InstanceId { get; set; }
     public string? ComputerName { get; set; }
+    public string? CommandId { get; set; }
     public string Bucket { get; set; } = string.Empty;
     public string Path { get; set; } = string.Empty;
 
@@ -141,11 +154,12 @@ public sealed class S3MountRepair
     public string BeforeReason { get; set; } = string.Empty;
     public string AfterReason { get; set; } = string.Empty;
 
-    internal static S3MountRepair From(RepairResult r, string? host, string? instanceId) => new()
+    internal static S3MountRepair From(RepairResult r, string? host, string? instanceId, string? commandId = null) => new()
     {
         Name = r.Name,
         InstanceId = instanceId,
         ComputerName = host,
+        CommandId = commandId,
         Bucket = r.Service.Bucket,
         Path = r.Service.Path,
         Action = r.Action,
@@ -161,8 +175,13 @@ public sealed class S3MountRepair
 /// <summary>What is installed on a node (Get-MountpointS3), or what Install-MountpointS3 did.</summary>
 public sealed class MountpointInstallation
 {
+    /// <summary>Where mount-s3 is: the instance id, the image root, or the host name.</summary>
+    public string Node => InstanceId ?? Root ?? ComputerName ?? string.Empty;
+
     public string? InstanceId { get; set; }
     public string? ComputerName { get; set; }
+    public string? Root { get; set; }
+    public string? CommandId { get; set; }
     public string OsId { get; set; } = string.Empty;
     public string OsVersion { get; set; } = string.Empty;
     public string Architecture { get; set; } = string.Empty;
@@ -188,10 +207,12 @@ public sealed class MountpointInstallation
     public bool IsInstalled => BinaryPath is not null;
     public string[] Warnings { get; set; } = Array.Empty<string>();
 
-    internal static MountpointInstallation From(Engine.Install.MountpointInstallation i, string? instanceId) => new()
+    internal static MountpointInstallation From(Engine.Install.MountpointInstallation i, string? instanceId, string? root = null, string? commandId = null) => new()
     {
         InstanceId = instanceId ?? i.InstanceId,
         ComputerName = i.ComputerName,
+        Root = root,
+        CommandId = commandId,
         OsId = i.OsId,
         OsVersion = i.OsVersion,
         Architecture = i.Architecture,
@@ -209,5 +230,5 @@ public sealed class MountpointInstallation
         Warnings = i.Warnings.ToArray(),
     };
 
-    public override string ToString() => (InstanceId ?? ComputerName) + ": " + (InstalledVersion?.ToString() ?? "not installed");
+    public override string ToString() => Node + ": " + (InstalledVersion?.ToString() ?? "not installed");
 }

@@ -1,6 +1,6 @@
 # bootstrap: runs S3Mount's node scripts one after another when a node boots (EC2 user data, cloud-init, a
 # ParallelCluster OnNodeConfigured action). Composed by the engine after its parameters (S3B_TOTAL) and followed by
-# s3b_source / s3b_step calls and s3b_finish. A step is the script the cmdlet itself would run (its prologue and its
+# s3b_file / s3b_step calls and s3b_finish. A step is the script the cmdlet itself would run (its prologue and its
 # embedded files, comments removed), rebuilt in a private directory and run with /bin/sh in a process of its own:
 # it takes the node lock itself, and its result block stays whole.
 # Output: stdout carries each step's result block (S3MOUNT-RESULT 1 ... S3MOUNT-END), whole and in order. Diagnostics
@@ -15,29 +15,21 @@ S3B_TAG=s3mount-bootstrap
 S3B_DIR=$(mktemp -d "${TMPDIR:-/tmp}/s3mount-bootstrap.XXXXXX") || { printf '%s: cannot create a temporary directory\n' "$S3B_TAG" >&2; exit 70; }
 trap 'rm -rf -- "$S3B_DIR"' EXIT
 trap 'exit 130' INT TERM HUP
-S3B_STEP=0
-S3B_DONE=0
-S3B_CHANGED=0
-S3B_FAILED=
-S3B_SKIP=
+S3B_STEP=0 S3B_DONE=0 S3B_CHANGED=0 S3B_FAILED='' S3B_SKIP=''
 
 # Copy diagnostics to the journal only when stderr is not the journal already (a systemd unit's stderr is; cloud-init
 # and ParallelCluster send it to their own log files). JOURNAL_STREAM names the journal stream as device:inode.
 S3B_COPY=1
-if [ -n "${JOURNAL_STREAM:-}" ] && [ "$(stat -L -c '%d:%i' /proc/self/fd/2 2>/dev/null)" = "$JOURNAL_STREAM" ]; then
-  S3B_COPY=0
-elif ! { [ -d /run/systemd/system ] && command -v systemd-cat >/dev/null 2>&1; } && ! command -v logger >/dev/null 2>&1; then
-  S3B_COPY=0
-fi
+if [ -n "${JOURNAL_STREAM:-}" ] && [ "$(stat -L -c %d:%i /proc/self/fd/2 2>/dev/null)" = "$JOURNAL_STREAM" ]; then S3B_COPY=0; fi
 
-# s3b_journal PRIORITY: stdin to the journal, or to syslog where there is no systemd. A writer that cannot start or
-# stops early costs its copy, never the rest of the stream (what it leaves is drained).
+# s3b_journal PRIORITY: stdin to the journal, or to syslog where there is no systemd. A writer that is missing, cannot
+# start or stops early costs its copy, never the rest of the stream (what it leaves is drained).
 s3b_journal() {
   if [ -d /run/systemd/system ] && command -v systemd-cat >/dev/null 2>&1; then
-    systemd-cat -t "$S3B_TAG" -p "$1" 2>/dev/null || cat >/dev/null
+    systemd-cat -t "$S3B_TAG" -p "$1"
   else
-    logger -t "$S3B_TAG" -p "user.$1" 2>/dev/null || cat >/dev/null
-  fi
+    logger -t "$S3B_TAG" -p "user.$1"
+  fi 2>/dev/null || cat >/dev/null
 }
 
 # s3b_relay PRIORITY: stdin to stderr, and a copy to the journal. SIGPIPE is ignored here only (a consumer that went
@@ -59,12 +51,9 @@ s3b_relay() {
 # s3b_log PRIORITY MESSAGE: one line of the bootstrap's own.
 s3b_log() { printf '%s: %s\n' "$S3B_TAG" "$2" | s3b_relay "$1"; }
 
-# s3b_source NAME: an embedded file (stdin) that steps are composed of.
-s3b_source() { cat >"$S3B_DIR/src.$1" || { s3b_log err "cannot write $S3B_DIR/src.$1"; exit 70; }; }
-
-# s3b_text NAME: a text (stdin) that a step's prologue names as NAME_B64=@NAME, to be given to the step in base64
-# (the unit file travels readable in the bootstrap, and in base64 to the step, exactly as the engine encodes it).
-s3b_text() { cat >"$S3B_DIR/text.$1" || { s3b_log err "cannot write $S3B_DIR/text.$1"; exit 70; }; }
+# s3b_file NAME: stdin into the private directory: src.NAME, an embedded file steps are composed of; text.NAME, a text
+# a step's prologue names as NAME_B64=@NAME (the unit file travels readable, and reaches the step in the engine's base64).
+s3b_file() { cat >"$S3B_DIR/$1" || { s3b_log err "cannot write $S3B_DIR/$1"; exit 70; }; }
 
 # s3b_prologue: stdin to stdout, each NAME_B64=@TEXT line replaced by NAME_B64='<base64 of TEXT, one line>'.
 s3b_prologue() {

@@ -27,7 +27,7 @@ if [ -z "$ROOT" ]; then
       esac
     done
   fi
-elif [ ! -e "$ROOT$MOUNTS3" ]; then
+elif ! { s3m_m3=$(rp "$MOUNTS3") && { [ -e "$s3m_m3" ] || [ -L "$s3m_m3" ]; }; }; then
   rec warning "mount-s3 is not installed in $ROOT yet ($MOUNTS3); install it into the image before it boots."
 fi
 
@@ -48,12 +48,25 @@ case $s3m_found in
     fail S3MountPathInUse "$MPATH is already the mount path of ${s3m_rest%% *} (bucket ${s3m_rest#* }): remove that service first, or choose another -Path." ;;
 esac
 
+# A mount inside another S3 mount, or around one, would hide it or be hidden: refused.
+s3m_nest=$(unit_files | while IFS= read -r s3m_nf; do
+  [ "${s3m_nf##*/}" = "$NAME" ] && continue
+  s3m_np=$(unit_path "$s3m_nf")
+  if [ -z "$s3m_np" ] || [ "$s3m_np" = "$MPATH" ]; then continue; fi
+  case $MPATH/ in "$s3m_np"/*) printf 'inside %s %s\n' "${s3m_nf##*/}" "$s3m_np"; break ;; esac
+  case $s3m_np/ in "$MPATH"/*) printf 'around %s %s\n' "${s3m_nf##*/}" "$s3m_np"; break ;; esac
+done)
+case $s3m_nest in
+  "inside "*) s3m_nr=${s3m_nest#inside }; fail S3MountPathNested "$MPATH is inside ${s3m_nr#* }, the mount path of ${s3m_nr%% *}: a mount there would be hidden by (or hide part of) that bucket. Choose a path outside it." ;;
+  "around "*) s3m_nr=${s3m_nest#around }; fail S3MountPathNested "$MPATH contains ${s3m_nr#* }, the mount path of ${s3m_nr%% *}: mounting here would hide that mount. Choose a path that does not contain it." ;;
+esac
+
 s3m_existing=
-for s3m_d in "$ROOT/etc/systemd/system" "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system"; do
+for s3m_d in "$S3M_ETC_UNITS" "$S3M_USR_UNITS" "$S3M_LIB_UNITS"; do
   if [ -f "$s3m_d/$NAME" ]; then s3m_existing="$s3m_d/$NAME"; break; fi
 done
 s3m_unitdir=${s3m_existing%/*}
-[ -n "$s3m_existing" ] || s3m_unitdir="$ROOT/etc/systemd/system"
+[ -n "$s3m_existing" ] || s3m_unitdir="$S3M_ETC_UNITS"
 s3m_unit="$s3m_unitdir/$NAME"
 
 s3m_active=inactive
@@ -83,14 +96,17 @@ fi
 # Remember the previous state exactly, for rollback.
 s3m_had_unit=0
 if [ -n "$s3m_existing" ]; then cp -p -- "$s3m_existing" "$S3M_TMP/old-unit"; s3m_had_unit=1; fi
-s3m_fuse="$ROOT/etc/fuse.conf"
+s3m_fuse=$(rp_or_fail /etc/fuse.conf "The FUSE configuration")
 s3m_had_fuse=0
 if [ -f "$s3m_fuse" ]; then cp -p -- "$s3m_fuse" "$S3M_TMP/old-fuse"; s3m_had_fuse=1; fi
 s3m_fuse_changed=0
-s3m_dir_top=$(first_missing "$ROOT$MPATH")
+s3m_mdir=$(rp_or_fail "$MPATH" "The mount path")
+s3m_cdir=
+[ -n "$CACHE_DIR" ] && s3m_cdir=$(rp_or_fail "$CACHE_DIR" "The cache directory")
+s3m_dir_top=$(first_missing "$s3m_mdir")
 s3m_cache_top=
-[ -n "$CACHE_DIR" ] && s3m_cache_top=$(first_missing "$ROOT$CACHE_DIR")
-s3m_link="$ROOT/etc/systemd/system/remote-fs.target.wants/$NAME"
+[ -n "$CACHE_DIR" ] && s3m_cache_top=$(first_missing "$s3m_cdir")
+s3m_link="$S3M_ETC_UNITS/remote-fs.target.wants/$NAME"
 s3m_had_link=0
 [ -L "$s3m_link" ] && s3m_had_link=1
 
@@ -132,7 +148,7 @@ rollback() {
 # user_allow_other, or a directory deleted since, must not keep failing). Each counts as a change.
 s3m_prep=0
 if [ -n "$s3m_dir_top" ]; then
-  if ! { install -d -m 0755 -- "$ROOT$MPATH" && set_owner "$ROOT$MPATH"; }; then
+  if ! { install -d -m 0755 -- "$s3m_mdir" && set_owner "$s3m_mdir"; }; then
     rollback
     fail S3MountWriteFailed "could not create $MPATH."
   fi
@@ -140,7 +156,7 @@ if [ -n "$s3m_dir_top" ]; then
   rec created "$MPATH"
 fi
 if [ -n "$s3m_cache_top" ]; then
-  if ! { install -d -m 0700 -- "$ROOT$CACHE_DIR" && set_owner "$ROOT$CACHE_DIR"; }; then
+  if ! { install -d -m 0700 -- "$s3m_cdir" && set_owner "$s3m_cdir"; }; then
     rollback
     fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."
   fi

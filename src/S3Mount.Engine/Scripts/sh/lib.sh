@@ -18,10 +18,47 @@ s3m_cleanup() {
   fi
   rm -f "$S3M_REC"
   rm -rf "$S3M_TMP"
+  [ -z "${S3M_EXTRA_TMP:-}" ] || rm -rf -- "$S3M_EXTRA_TMP"
   exit "$s3m_status"
 }
 
 log() { printf 's3mount: %s\n' "$*" >&2; }
+
+# rp PATH: where PATH (absolute, as the node sees it) is on this machine. On a live node that is PATH itself. In an
+# offline image (ROOT set) it is resolved inside the image the way a chroot would: symbolic links are followed, an
+# absolute link target starts again at ROOT, and '..' never climbs above it, so the result is always under ROOT and
+# nothing is ever written outside the image. Fails (status 1) on a loop of more than 40 links.
+rp() {
+  if [ -z "${ROOT:-}" ]; then printf '%s' "$1"; return 0; fi
+  s3m_rprest=${1#/}
+  s3m_rpdone=
+  s3m_rphops=0
+  while [ -n "$s3m_rprest" ]; do
+    case $s3m_rprest in
+      */*) s3m_rpc=${s3m_rprest%%/*}; s3m_rprest=${s3m_rprest#*/} ;;
+      *) s3m_rpc=$s3m_rprest; s3m_rprest= ;;
+    esac
+    case $s3m_rpc in
+      '' | .) continue ;;
+      ..) s3m_rpdone=${s3m_rpdone%/*}; continue ;;
+    esac
+    if [ -L "$ROOT$s3m_rpdone/$s3m_rpc" ]; then
+      s3m_rphops=$((s3m_rphops + 1))
+      [ "$s3m_rphops" -le 40 ] || return 1
+      s3m_rpt=$(readlink -- "$ROOT$s3m_rpdone/$s3m_rpc") || return 1
+      case $s3m_rpt in /*) s3m_rpdone= ;; esac
+      s3m_rprest=${s3m_rpt#/}${s3m_rprest:+/$s3m_rprest}
+      continue
+    fi
+    s3m_rpdone=$s3m_rpdone/$s3m_rpc
+  done
+  printf '%s' "$ROOT$s3m_rpdone"
+}
+
+# rp_or_fail PATH WHAT: rp, or a refusal when the image's links loop.
+rp_or_fail() {
+  rp "$1" || fail S3MountPathInvalid "$2 $1 cannot be resolved inside $ROOT: its symbolic links loop."
+}
 
 # rec TAG FIELD...: one result record. Fields may hold any byte but newline; tabs become spaces. Only a field that has
 # a tab or a newline costs a process (listing 200 units writes thousands of fields).
@@ -130,7 +167,7 @@ probe() {
 
 # unit_files: every mountpoint-s3-*.service, one path a line; /etc overrides /usr/lib for the same name.
 unit_files() {
-  for s3m_ufd in "$ROOT/etc/systemd/system" "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system"; do
+  for s3m_ufd in "$S3M_ETC_UNITS" "$S3M_USR_UNITS" "$S3M_LIB_UNITS"; do
     [ -d "$s3m_ufd" ] || continue
     for s3m_ufu in "$s3m_ufd"/mountpoint-s3-*.service; do
       [ -f "$s3m_ufu" ] || continue
@@ -198,8 +235,9 @@ emit_states() {
   if [ -n "$ROOT" ]; then
     for s3m_esn in "$@"; do
       s3m_ese=disabled
-      for s3m_esw in "$ROOT"/etc/systemd/system/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
+      for s3m_esw in "$S3M_ETC_UNITS"/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
       rec state "$s3m_esn" inactive dead "$s3m_ese" "" 0
+      rec health "$s3m_esn" NotMounted 0 "an offline image: nothing is mounted until it boots"
     done
     return 0
   fi
@@ -385,15 +423,15 @@ remove_created() {
 resolve_ids() {
   if [ -n "$ROOT" ]; then
     case $1 in
-      *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$ROOT/etc/passwd" 2>/dev/null)
-                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$ROOT/etc/passwd" 2>/dev/null)
+      *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$(rp /etc/passwd)" 2>/dev/null)
+                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$(rp /etc/passwd)" 2>/dev/null)
                 # root is uid 0 in every image, even one whose passwd is not laid down yet.
                 if [ -z "$s3m_uid" ] && [ "$1" = root ]; then s3m_uid=0; s3m_gid=0; fi ;;
       *) s3m_uid=$1; s3m_gid=$1 ;;
     esac
     if [ -n "$2" ]; then
       case $2 in
-        *[!0-9]*) s3m_gid=$(G="$2" awk -F: '$1 == ENVIRON["G"] { print $3; exit }' "$ROOT/etc/group" 2>/dev/null) ;;
+        *[!0-9]*) s3m_gid=$(G="$2" awk -F: '$1 == ENVIRON["G"] { print $3; exit }' "$(rp /etc/group)" 2>/dev/null) ;;
         *) s3m_gid=$2 ;;
       esac
     fi
@@ -514,3 +552,8 @@ wait_live() {
     sleep 0.25
   done
 }
+
+# The unit directories of this node, or of the image (resolved inside it).
+S3M_ETC_UNITS=$(rp_or_fail /etc/systemd/system "The unit directory")
+S3M_USR_UNITS=$(rp_or_fail /usr/lib/systemd/system "The unit directory")
+S3M_LIB_UNITS=$(rp_or_fail /lib/systemd/system "The unit directory")

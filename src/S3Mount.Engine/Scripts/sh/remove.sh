@@ -1,4 +1,4 @@
-# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE), delete the unit (and its
+# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE, -LazyUnmount), delete the unit (and its
 # drop-ins), daemon-reload; the directory only with REMOVE_DIR and only if empty. fuse.conf is left alone.
 # Parameters: ROOT NAMES FORCE REMOVE_DIR
 # shellcheck shell=sh
@@ -19,12 +19,12 @@ for s3m_n in $SELECTED; do
         umount -l -- "$s3m_p" >&2 2>&1 || log "umount -l $s3m_p failed"
       fi
       if mountinfo_any "$(mi_escape "$s3m_p")" >/dev/null; then
-        rec fail "$s3m_n" S3MountStillMounted "$s3m_p is still mounted after stopping $s3m_n; the unit was kept. Run again with -Force to unmount it lazily."
+        rec fail "$s3m_n" S3MountStillMounted "$s3m_p is still mounted after stopping $s3m_n; the unit was kept. Run again with -LazyUnmount to detach it lazily (umount -l), or stop what uses it."
         continue
       fi
     fi
   fi
-  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
+  for s3m_w in "$S3M_ETC_UNITS"/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
   if ! { rm -f -- "$s3m_f" && rm -rf -- "$s3m_f.d"; }; then
     rec fail "$s3m_n" S3MountWriteFailed "could not delete $s3m_f."
     continue
@@ -32,8 +32,9 @@ for s3m_n in $SELECTED; do
   s3m_reload=1
   s3m_dir=keep
   if [ "$REMOVE_DIR" = 1 ]; then
-    if rmdir -- "$ROOT$s3m_p" 2>/dev/null; then s3m_dir=removed
-    elif [ -d "$ROOT$s3m_p" ]; then s3m_dir=notempty; rec warning "$s3m_p was kept: it is not empty."
+    s3m_pd=$(rp "$s3m_p")
+    if [ -n "$s3m_pd" ] && rmdir -- "$s3m_pd" 2>/dev/null; then s3m_dir=removed
+    elif [ -d "$s3m_pd" ]; then s3m_dir=notempty; rec warning "$s3m_p was kept: it is not empty."
     else s3m_dir=absent; fi
   fi
   rec removed "$s3m_n" "${s3m_f#"$ROOT"}" "$s3m_dir"
