@@ -167,14 +167,20 @@ public class BootstrapTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_same_mount_twice_is_one_step_and_two_mounts_of_one_path_are_refused()
+    public void The_mounts_hold_to_the_rules_of_a_mount_map()
     {
         var a = BootstrapSamples.Mount(0);
-        Assert.Single(Compose(false, a, a).Steps);
-        var e = Assert.Throws<S3MountException>(() => Compose(false, a, a with { Options = a.Options with { ReadOnly = false } }));
-        Assert.Equal(BootstrapErrorIds.Duplicate, e.ErrorId);
-        Assert.Contains(a.Path, e.Message, StringComparison.Ordinal);
-        Assert.Contains("ReadOnly", e.Message, StringComparison.Ordinal);
+        foreach (var (other, id) in new[]
+        {
+            (a, ErrorIds.MapDuplicatePath),
+            (MountSpec.Create("another-bucket", a.Path), ErrorIds.MapPathConflict),
+            (MountSpec.Create("another-bucket", a.Path + "/inner"), ErrorIds.MapNested),
+        })
+        {
+            var e = Assert.Throws<MountMapException>(() => Compose(false, a, other));
+            Assert.Equal(ErrorIds.MapInvalid, e.ErrorId);
+            Assert.Equal(id, Assert.Single(e.Problems).ErrorId);
+        }
     }
 
     [Theory]

@@ -110,8 +110,7 @@ Describe 'Export-S3MountBootstrap input' {
         @($s -split "`n" | Where-Object { $_ -eq 'User=ec2-user' }).Count | Should -Be 2
     }
 
-    It 'the same mount piped twice is one step; an install-only bootstrap has no create step' {
-        @(Get-Steps (@{ Bucket = 'x-bucket'; Path = '/mnt/x' }, @{ Bucket = 'x-bucket'; Path = '/mnt/x' } | Export-S3MountBootstrap -WarningAction SilentlyContinue)).Count | Should -Be 1
+    It 'an install-only bootstrap has no create step' {
         $install = Export-S3MountBootstrap -Install -WarningAction SilentlyContinue
         @(Get-Steps $install).Count | Should -Be 0
         $install | Should -Match "(?m)^s3b_step install 'install mount-s3 \(latest\) from"
@@ -119,33 +118,34 @@ Describe 'Export-S3MountBootstrap input' {
 }
 
 Describe 'Export-S3MountBootstrap errors' {
-    It 'a refused piped mount is an error for it alone, then nothing is written' {
+    It 'the piped mounts are read as a mount map: every problem listed with its place, then nothing is written' {
         $file = Join-Path $work 'refused.sh'
-        $errs = $null
         $thrown = $null
-        try { @{ Bucket = 'good-bucket'; Path = '/mnt/good' }, @{ Bucket = 'Bad_Bucket'; Path = '/mnt/bad' } | Export-S3MountBootstrap -OutFile $file -ErrorVariable errs -ErrorAction SilentlyContinue }
+        try { @{ Bucket = 'good-bucket'; Path = '/mnt/good' }, @{ Bucket = 'Bad_Bucket'; Path = '/mnt/bad' }, @{ Bucket = 'a-bucket'; Path = '/mnt/a'; ReadOnyl = $true } |
+                Export-S3MountBootstrap -OutFile $file -ErrorAction Stop }
         catch { $thrown = $_ }
-        $thrown.FullyQualifiedErrorId | Should -BeLike 'S3MountBootstrapInputInvalid,*'
-        $thrown.Exception.Message | Should -Match '^1 of 2 mount\(s\) were refused'
-        @($errs | Where-Object { $_.FullyQualifiedErrorId -like 'S3MountBucketInvalid,*' }).Count | Should -Be 1
+        $thrown.FullyQualifiedErrorId | Should -BeLike 'S3MountMapInvalid,*'
+        $thrown.Exception.Message | Should -Match 'input object 2.*\(S3MountBucketInvalid\)'
+        $thrown.Exception.Message | Should -Match "input object 3.*'ReadOnyl' is not a field of a mount.*\(S3MountFieldUnknown\)"
+        $thrown.Exception.Problems.Count | Should -Be 2
         $file | Should -Not -Exist
     }
 
-    It 'an unknown hashtable key is refused by name' {
-        $errs = $null
-        $thrown = $null
-        try { @{ Bucket = 'a-bucket'; Path = '/mnt/a'; ReadOnyl = $true } | Export-S3MountBootstrap -ErrorVariable errs -ErrorAction SilentlyContinue }
-        catch { $thrown = $_ }
-        $thrown.FullyQualifiedErrorId | Should -BeLike 'S3MountBootstrapInputInvalid,*'
-        $unknown = @($errs | Where-Object { $_.FullyQualifiedErrorId -like 'S3MountFieldUnknown,*' })
-        $unknown.Count | Should -Be 1
-        $unknown[0].Exception.Message | Should -Match "'ReadOnyl' is not a field of a mount"
+    It 'reads a mount map file, as Sync-S3MountService does' {
+        $map = Join-Path $work 'cluster.psd1'
+        Set-Content -LiteralPath $map -Value "@{ Defaults = @{ AllowOther = `$true }; Mounts = @( @{ Bucket = 'map-one'; Path = '/mnt/one'; ReadOnly = `$true }, @{ Bucket = 'map-two'; Path = '/mnt/two' } ) }"
+        $s = Export-S3MountBootstrap -MapPath $map -WarningAction SilentlyContinue
+        @(Get-Steps $s).Count | Should -Be 2
+        @($s -split "`n" | Where-Object { $_ -like 'ExecStart=*--allow-other*' }).Count | Should -Be 2
+        { Export-S3MountBootstrap -MapPath $map -Bucket x-bucket -Path /mnt/x } | Should -Throw -ErrorId 'S3MountParameterConflict,*'
+        { Export-S3MountBootstrap -MapPath (Join-Path $work 'no-such-map.psd1') } | Should -Throw -ErrorId 'S3MountMapNotFound,*'
     }
 
     It 'refuses <What> with <Id>' -ForEach @(
         @{ What = 'nothing to export'; Id = 'S3MountBootstrapEmpty'; Run = { Export-S3MountBootstrap } }
         @{ What = 'credentials in the environment'; Id = 'S3MountBootstrapSecretRefused'; Run = { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -Environment 'AWS_SECRET_ACCESS_KEY=x' } }
-        @{ What = 'two mounts of one path'; Id = 'S3MountBootstrapDuplicate'; Run = { @{ Bucket = 'a-bucket'; Path = '/mnt/a' }, @{ Bucket = 'b-bucket'; Path = '/mnt/a' } | Export-S3MountBootstrap } }
+        @{ What = 'two mounts of one path'; Id = 'S3MountMapInvalid'; Run = { @{ Bucket = 'a-bucket'; Path = '/mnt/a' }, @{ Bucket = 'b-bucket'; Path = '/mnt/a' } | Export-S3MountBootstrap } }
+        @{ What = 'a mount inside another'; Id = 'S3MountMapInvalid'; Run = { @{ Bucket = 'a-bucket'; Path = '/mnt/a' }, @{ Bucket = 'b-bucket'; Path = '/mnt/a/b' } | Export-S3MountBootstrap } }
         @{ What = '-MergeWith without -Format Mime'; Id = 'S3MountParameterConflict'; Run = { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -MergeWith '#!/bin/sh' } }
         @{ What = 'ParallelCluster with nowhere for the script'; Id = 'S3MountParameterConflict'; Run = { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -Format ParallelCluster -ScriptUri s3://a-b/c.sh } }
         @{ What = 'a ParallelCluster script location that is not s3:// or https://'; Id = 'S3MountScriptUriInvalid'; Run = { Export-S3MountBootstrap -Bucket a-bucket -Path /mnt/a -Format ParallelCluster -ScriptUri ftp://x/y -OutFile ./x.sh } }

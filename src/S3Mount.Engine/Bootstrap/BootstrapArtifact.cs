@@ -114,7 +114,7 @@ public sealed class BootstrapArtifact
                 }
 
                 text = script.Text;
-                configuration = ParallelClusterConfiguration(script, scriptUri, Utf8(text).Length);
+                configuration = ParallelClusterConfiguration(script, scriptUri);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(format));
@@ -303,12 +303,12 @@ public sealed class BootstrapArtifact
     /// The cluster configuration keys (YAML) that run the script at <paramref name="scriptUri"/> on each node when it is
     /// configured, and give the nodes' role access to the script and to the mounted buckets.
     /// </summary>
-    private static string ParallelClusterConfiguration(BootstrapScript script, string? scriptUri, int size)
+    private static string ParallelClusterConfiguration(BootstrapScript script, string? scriptUri)
     {
         var (scheme, bucket, key) = ParseScriptUri(scriptUri);
         var sb = new StringBuilder();
         sb.Append("# S3Mount bootstrap (Export-S3MountBootstrap) for AWS ParallelCluster 3. The script, ").Append(scriptUri)
-            .Append(" (").Append(size.ToString("N0", CultureInfo.InvariantCulture)).Append(" bytes), runs on each node once it is configured:\n");
+            .Append(", runs on each node once it is configured:\n");
         foreach (var line in Comment(script, "#"))
         {
             sb.Append(line).Append('\n');

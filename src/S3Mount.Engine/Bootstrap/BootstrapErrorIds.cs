@@ -6,12 +6,6 @@ public static class BootstrapErrorIds
     /// <summary>Nothing to export: no mount and no install step.</summary>
     public const string Empty = "S3MountBootstrapEmpty";
 
-    /// <summary>Two mounts of one export use the same path (or the same unit name) with different settings.</summary>
-    public const string Duplicate = "S3MountBootstrapDuplicate";
-
-    /// <summary>One or more mounts of the input were refused, so the export wrote nothing.</summary>
-    public const string InputInvalid = "S3MountBootstrapInputInvalid";
-
     /// <summary>A mount would carry AWS credentials (its environment) into user data, which every process on the instance can read.</summary>
     public const string SecretRefused = "S3MountBootstrapSecretRefused";
 

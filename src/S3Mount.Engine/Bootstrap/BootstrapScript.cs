@@ -94,7 +94,15 @@ public sealed class BootstrapScript
             throw new ArgumentNullException(nameof(request));
         }
 
-        var mounts = Distinct(request.Mounts);
+        // Each mount valid (its own error id), and together they hold to the rules of a mount map: no path twice, none
+        // inside another.
+        var mounts = request.Mounts.ToList();
+        foreach (var m in mounts)
+        {
+            SpecValidator.EnsureValid(m.Spec);
+        }
+
+        _ = MountMap.FromSpecs(mounts.Select(m => m.Spec));
         if (mounts.Count == 0 && request.Install is null)
         {
             throw new S3MountException(BootstrapErrorIds.Empty, S3MountErrorKind.InvalidArgument,
@@ -258,34 +266,6 @@ public sealed class BootstrapScript
 
             return text;
         }
-    }
-
-    // The same mount twice is one step; two different mounts of one path (or one unit name) are refused.
-    private static List<CreateRequest> Distinct(IEnumerable<CreateRequest> requests)
-    {
-        var list = new List<CreateRequest>();
-        foreach (var r in requests)
-        {
-            SpecValidator.EnsureValid(r.Spec);
-            var same = list.FirstOrDefault(x => x.Spec.Path == r.Spec.Path || x.Spec.UnitName == r.Spec.UnitName);
-            if (same is null)
-            {
-                list.Add(r);
-                continue;
-            }
-
-            if (same.Spec == r.Spec && same.Force == r.Force && same.NoStart == r.NoStart && same.NoEnable == r.NoEnable && same.KeepOnFailure == r.KeepOnFailure)
-            {
-                continue;
-            }
-
-            var diff = MountSpecFields.Compare(same.Spec, r.Spec);
-            throw new S3MountException(BootstrapErrorIds.Duplicate, S3MountErrorKind.InvalidArgument,
-                $"Two mounts of this export use {r.Spec.Path} ({same.Spec.UnitName}) with different settings" +
-                (diff.Count > 0 ? ": " + string.Join("; ", diff.Select(d => d.ToString())) : string.Empty) + ". Keep one of them.", r.Spec.Path);
-        }
-
-        return list;
     }
 
     // AWS credentials in a unit's environment would travel in user data, which any process on the instance can read

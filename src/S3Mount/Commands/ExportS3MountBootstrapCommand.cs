@@ -8,6 +8,7 @@ using S3Mount.Engine.Errors;
 using S3Mount.Engine.Install;
 using S3Mount.Engine.Model;
 using S3Mount.Engine.Node;
+using S3Mount.Map;
 
 namespace S3Mount.Commands;
 
@@ -21,18 +22,23 @@ namespace S3Mount.Commands;
 [OutputType(typeof(string))]
 public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
 {
-    private readonly List<CreateRequest> _mounts = new();
-    private int _records;
-    private int _refused;
+    private readonly List<MountMapEntry> _entries = new();
+    private Dictionary<string, object?> _commandLine = new(StringComparer.Ordinal);
     private InstallRequest? _install;
 
     /// <summary>
-    /// Mounts to export: objects whose properties are this cmdlet's mount parameter names (Bucket, Path, Prefix, User,
-    /// Group, Options, ExtraArguments, Environment, ReadOnly, ...), such as Get-S3MountService output, or hashtables
-    /// with those keys. Mount parameters given on the command line override that field of every piped mount.
+    /// Mounts to export, read as a mount map is read from the pipeline: objects whose properties are this cmdlet's
+    /// mount parameter names (Bucket, Path, Prefix, User, Group, Options, ExtraArguments, Environment, ReadOnly, ...),
+    /// such as Get-S3MountService output, or hashtables with those keys. Mount parameters given on the command line
+    /// override that field of every piped mount.
     /// </summary>
     [Parameter(ValueFromPipeline = true)]
     public PSObject[]? InputObject { get; set; }
+
+    /// <summary>A mount map file (.psd1, as Sync-S3MountService reads it): its mounts are the bootstrap's.</summary>
+    [Parameter]
+    [Alias("MapFile")]
+    public string? MapPath { get; set; }
 
     /// <summary>A bucket name, directory bucket, access point alias or ARN, or <c>s3://bucket/prefix/</c>.</summary>
     [Parameter(Position = 0)]
@@ -230,6 +236,10 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
 
     protected override void BeginProcessing()
     {
+        // Captured before any piped object is bound: the mount fields the command line gives, as plain values.
+        _commandLine = MyInvocation.BoundParameters
+            .Where(kv => MountSpecFields.Canonical(kv.Key) is not null)
+            .ToDictionary(kv => MountSpecFields.Canonical(kv.Key)!, kv => MountInput.Plain(kv.Value), StringComparer.Ordinal);
         try
         {
             CheckParameters();
@@ -268,60 +278,28 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
 
     protected override void ProcessRecord()
     {
-        var given = CommandLineFields();
         if (InputObject is null)
         {
-            if (given.Count > 0 || Option is not null)
-            {
-                Collect(null, given);
-            }
-
-            return; // no mount on the command line: an install-only bootstrap
+            return;
         }
 
         foreach (var input in InputObject)
         {
-            Collect(input, given);
-        }
-    }
+            var entry = MountMapReader.FromObject(input, _entries.Count);
 
-    // One mount: a piped object's fields with the command line's over them, read by MountSpecFields; a bad one is an
-    // error for that object alone (and, at the end, the reason nothing is written).
-    private void Collect(PSObject? input, Dictionary<string, object?> given)
-    {
-        _records++;
-        object? target = input?.BaseObject ?? Bucket;
-        try
-        {
-            var (baseOptions, fields) = input is null ? (null, new Dictionary<string, object?>(StringComparer.Ordinal)) : PipedMount.FieldsOf(input);
-            foreach (var kv in given)
-            {
-                fields[kv.Key] = kv.Value;
-            }
-
-            var spec = MountSpecFields.Build(new MountSpec { Options = Option ?? baseOptions ?? MountOptions.Default }, fields);
-            target = spec.UnitName;
-            _mounts.Add(new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure });
-        }
-        catch (S3MountException e)
-        {
-            _refused++;
-            Fail(e, target);
+            // The command line overrides the fields it gives (and, with -Option, the base options) of every piped mount.
+            var fields = entry.Fields.Where(f => !_commandLine.ContainsKey(MountSpecFields.Canonical(MountInput.FieldName(f.Key)) ?? f.Key)).Concat(_commandLine);
+            _entries.Add(new MountMapEntry(entry.Source, fields, Option is null ? entry.Base : new MountSpec { Options = Option }));
         }
     }
 
     protected override void EndProcessing()
     {
-        if (_refused > 0)
-        {
-            Terminate(new S3MountException(BootstrapErrorIds.InputInvalid, S3MountErrorKind.InvalidArgument,
-                $"{_refused} of {_records} mount(s) were refused (see the errors above), so no bootstrap was written: a node would boot without them.", null));
-        }
-
+        var map = ReadMap();
         var request = new BootstrapRequest { Install = _install };
-        foreach (var m in _mounts)
+        foreach (var spec in map.Mounts)
         {
-            request.Mounts.Add(m);
+            request.Mounts.Add(new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure });
         }
 
         // S3 preflight (issue 13): once the engine's bucket check lands, call it here for every mount's bucket (it
@@ -413,12 +391,45 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
         }
     }
 
-    // The mount fields given on the command line (never from the pipeline: piped objects are read whole, by
-    // PipedMount, so one object's fields never carry over to the next), as plain values.
-    private Dictionary<string, object?> CommandLineFields() =>
-        MyInvocation.BoundParameters
-            .Where(kv => MountSpecFields.Canonical(kv.Key) is not null)
-            .ToDictionary(kv => MountSpecFields.Canonical(kv.Key)!, kv => PowerShellValues.Plain(kv.Value), StringComparer.Ordinal);
+    /// <summary>
+    /// The mounts, validated as a whole as Sync-S3MountService validates a map (every problem listed, with where it
+    /// is; two mounts of one path or one inside another refused): from -MapPath, the pipeline, or the command line.
+    /// </summary>
+    private MountMap ReadMap()
+    {
+        try
+        {
+            if (MapPath is not null)
+            {
+                if (_entries.Count > 0 || _commandLine.Count > 0 || Option is not null)
+                {
+                    throw InstallSources.Conflict("Give the mounts either as a map file (-MapPath), or as piped objects or mount parameters, not both.");
+                }
+
+                var file = SessionState.Path.GetUnresolvedProviderPathFromPSPath(MapPath);
+                if (!System.IO.File.Exists(file))
+                {
+                    throw new S3MountException(ErrorIds.MapNotFound, S3MountErrorKind.ObjectNotFound, $"The mount map file {file} does not exist.", MapPath);
+                }
+
+                return MountMapReader.ReadFile(file);
+            }
+
+            if (_entries.Count > 0)
+            {
+                return MountMap.Build(_entries, source: "from the pipeline");
+            }
+
+            return _commandLine.Count > 0 || Option is not null
+                ? MountMap.Build(new[] { new MountMapEntry("the command line", _commandLine, Option is null ? null : new MountSpec { Options = Option }) }, source: "from the command line")
+                : MountMap.FromSpecs(Array.Empty<MountSpec>());
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e, MapPath);
+            throw;
+        }
+    }
 
     // The request with the s3:// package presigned now, with this session's AWS credentials.
     private BootstrapRequest Presigned(BootstrapRequest request)

@@ -79,8 +79,8 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowOther { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public long? Uid { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public long? Gid { get; set; }
-    [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? DirMode { get; set; }
-    [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? FileMode { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? DirMode { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? FileMode { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaximumThroughputGbps { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaxThreads { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public long? PartSize { get; set; }
@@ -225,14 +225,8 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     }
 
     /// <summary>
-    /// The spec from this record's bound parameters, over the options of a piped mount (-Option): every field goes
-    /// through <see cref="MountSpecFields"/>, the one reading of mount fields for parameters, piped objects and maps.
+    /// The spec of this record: the piped object's fields (its Options the base), then every field the command line
+    /// gives, through <see cref="MountInput"/>, the one reading of mount fields for parameters, piped objects and maps.
     /// </summary>
-    internal MountSpec BuildSpec()
-    {
-        var values = MyInvocation.BoundParameters
-            .Where(kv => MountSpecFields.Canonical(kv.Key) is not null)
-            .Select(kv => new KeyValuePair<string, object?>(kv.Key, PowerShellValues.Plain(kv.Value)));
-        return MountSpecFields.Build(new MountSpec { Options = Option ?? MountOptions.Default }, values);
-    }
+    internal MountSpec BuildSpec() => MountInput.Build(InputObject, CommandLineValues(), OnCommandLine(nameof(Option)) ? Option : null);
 }

@@ -173,7 +173,16 @@ public abstract class NodeCmdlet : S3MountCmdlet
         base.BeginProcessing();
     }
 
-    private bool OnCommandLine(string parameter) => (_commandLine ??= new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase)).Contains(parameter);
+    /// <summary>True when <paramref name="parameter"/> was given on the command line (not bound from a piped object).</summary>
+    protected bool OnCommandLine(string parameter) => (_commandLine ??= new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase)).Contains(parameter);
+
+    /// <summary>
+    /// The parameters given on the command line, with their values. Values PowerShell bound from a piped object are
+    /// not here: read the object (<see cref="InputObject"/>) instead, because BoundParameters keeps a value bound
+    /// from one piped object for the next.
+    /// </summary>
+    protected IEnumerable<KeyValuePair<string, object?>> CommandLineValues() =>
+        MyInvocation.BoundParameters.Where(kv => OnCommandLine(kv.Key)).Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value));
 
     // The parameters that exist only in the fleet sets (-Region, -ProfileName, -MaxErrors, ...).
     private static readonly HashSet<string> FleetOnly = new(

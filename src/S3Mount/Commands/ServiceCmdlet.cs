@@ -157,9 +157,7 @@ public abstract class ServiceCmdlet : NodeCmdlet
     /// <summary>ShouldProcess for a change; <c>-Force</c> skips the confirmation prompt but never <c>-WhatIf</c>.</summary>
     protected bool Approve(string target, string action, bool force)
     {
-        var whatIf = (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent)
-            || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
-        if (force && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+        if (force && !IsWhatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
         {
             WriteVerbose($"Performing the operation \"{action}\" on target \"{target}\" (-Force).");
             return true;

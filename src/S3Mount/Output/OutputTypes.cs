@@ -232,3 +232,91 @@ public sealed class MountpointInstallation
 
     public override string ToString() => Node + ": " + (InstalledVersion?.ToString() ?? "not installed");
 }
+
+/// <summary>How one mapped mount (or an extra unit) of a node stands against a mount map (Compare-S3MountService).</summary>
+public class S3MountDrift
+{
+    /// <summary>Where: the instance id, the image root, or the host name.</summary>
+    public string Node => InstanceId ?? Root ?? ComputerName ?? string.Empty;
+
+    public string? InstanceId { get; set; }
+    public string? ComputerName { get; set; }
+    public string? Root { get; set; }
+    public string? CommandId { get; set; }
+
+    /// <summary>InSync, Missing, Drifted, Extra or Foreign.</summary>
+    public MountDrift State { get; set; }
+
+    /// <summary>The unit (the mapped mount's, or the one found: an extra or foreign unit keeps its own name).</summary>
+    public string Name { get; set; } = string.Empty;
+
+    public string Bucket { get; set; } = string.Empty;
+    public string? Prefix { get; set; }
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary><c>s3://bucket/prefix/</c>.</summary>
+    public string Uri => "s3://" + Bucket + "/" + (Prefix ?? string.Empty);
+
+    /// <summary>The fields that differ, found to mapped (Field, Old, New): Drifted and Foreign.</summary>
+    public MountSpecDifference[] Differences { get; set; } = Array.Empty<MountSpecDifference>();
+
+    /// <summary>Why it is not in sync, in words.</summary>
+    public string Detail { get; set; } = string.Empty;
+
+    /// <summary>Who wrote the unit found (S3Mount or Recipe); null when there is none.</summary>
+    public UnitOrigin? Origin { get; set; }
+
+    /// <summary>The position of the mount in the map (1-based); 0 for an extra unit.</summary>
+    public int MapIndex { get; set; }
+
+    internal void Fill(SyncItem item, string? instanceId, string? host, string? root)
+    {
+        var spec = item.Desired ?? item.Current?.Spec;
+        InstanceId = instanceId;
+        ComputerName = host;
+        Root = root;
+        State = item.State;
+        Name = item.Name;
+        Bucket = spec?.Bucket ?? string.Empty;
+        Prefix = spec?.Prefix;
+        Path = spec?.Path ?? string.Empty;
+        Differences = item.Differences.ToArray();
+        Detail = item.Detail;
+        Origin = item.Current?.Origin;
+        MapIndex = item.Index;
+    }
+
+    public override string ToString() => Node + " " + Path + ": " + State;
+}
+
+/// <summary>What Sync-S3MountService did to one mapped mount (or an extra unit) of a node.</summary>
+public sealed class S3MountSyncResult : S3MountDrift
+{
+    /// <summary>InSync (nothing done), Created, Updated, Adopted, Removed, Kept (extra or foreign, left alone), Failed.</summary>
+    public S3MountSyncAction Action { get; set; }
+
+    /// <summary>False when nothing on the node was written or started for this mount.</summary>
+    public bool Changed { get; set; }
+
+    /// <summary>True when the service was started or restarted (only mounts that changed ever are).</summary>
+    public bool Restarted { get; set; }
+
+    /// <summary>Why the change failed (it was rolled back), with its error id; null otherwise.</summary>
+    public string? Error { get; set; }
+
+    public string? ErrorId { get; set; }
+
+    public override string ToString() => Node + " " + Path + ": " + Action;
+}
+
+/// <summary>What Sync-S3MountService did to a mount.</summary>
+public enum S3MountSyncAction
+{
+    InSync,
+    Created,
+    Updated,
+    Adopted,
+    Removed,
+    Kept,
+    Failed,
+}

@@ -216,11 +216,13 @@ Describe 'The README one-node tour, as root inside a booted lab node' {
         $services.ActiveState | Should -Be 'active'
         $services.Origin | Should -Be 'S3Mount'
         $services.Warnings | Should -BeNullOrEmpty
-        # Its table view.
-        $table = $services | Out-String -Width 160
-        $table | Should -Match 'Health'
-        $table | Should -Match ([regex]::Escape($unit))
-        $table | Should -Match 'Healthy'
+        # Its table view, read at 80 columns (where, path, bucket, health), and the list view with the unit name.
+        $table = $services | Out-String -Width 80
+        $table | Should -Match "(?m)^$([regex]::Escape($services.ComputerName)) +$([regex]::Escape($path)) +$([regex]::Escape("s3://$bucket/")) +Healthy"
+        $table | Should -Not -Match '…'
+        $list = $services | Format-List | Out-String -Width 80
+        $list | Should -Match "Name +: $([regex]::Escape($unit))"
+        $list | Should -Match 'Options +: --read-only --allow-other'
     }
 
     It 'Test-S3MountService -Quiet is True' {
