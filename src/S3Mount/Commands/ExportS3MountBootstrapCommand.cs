@@ -307,26 +307,14 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
         BootstrapArtifact artifact;
         try
         {
-            // Every mount is validated (composed) before anything is presigned, uploaded or written.
+            // Presigning is local (nothing is sent); the mounts are valid already (ReadMap), and nothing is written before
+            // the whole artifact is built.
             if (_install?.Source == PackageSourceKind.S3)
             {
-                if (request.Mounts.Count > 0)
-                {
-                    var mountsOnly = new BootstrapRequest();
-                    foreach (var m in request.Mounts)
-                    {
-                        mountsOnly.Mounts.Add(m);
-                    }
-
-                    _ = BootstrapScript.Compose(mountsOnly);
-                }
-
                 request = Presigned(request);
             }
 
-            var script = BootstrapScript.Compose(request);
-
-            artifact = BootstrapArtifact.Build(script, Format, Compress, MergeWith, ScriptUri);
+            artifact = BootstrapArtifact.Build(BootstrapScript.Compose(request), Format, Compress, MergeWith, ScriptUri);
         }
         catch (S3MountException e)
         {
@@ -360,7 +348,7 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     // Format-specific parameters are refused with the others, before any pipeline input is read.
     private void CheckParameters()
     {
-        S3MountException Conflict(string message) => new(BootstrapErrorIds.ParameterConflict, S3MountErrorKind.InvalidArgument, message, null);
+        static S3MountException Conflict(string message) => InstallSources.Conflict(message);
         if (MergeWith is not null && Format != BootstrapFormat.Mime)
         {
             throw Conflict("-MergeWith keeps the parts of an existing user data document: it goes with -Format Mime only.");
