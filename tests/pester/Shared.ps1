@@ -182,3 +182,49 @@ function Stop-FakeSsm {
         if (-not $Fake.Process.WaitForExit(10000)) { $Fake.Process.Kill() }
     }
 }
+
+function Start-TestS3 {
+    # A loopback S3 server (s3rver 3.7.1 from npm, as the node lab uses it) with the given buckets; $null where node or
+    # npm are missing (an error under CI). The node lab's npm cache is used when it is there, else .tools/.
+    param([string[]] $Buckets = @())
+    $version = '3.7.1'
+    $cache = if ($env:S3MOUNT_LAB_CACHE) { $env:S3MOUNT_LAB_CACHE } else { '/var/cache/s3mount-lab' }
+    $js = @((Join-Path $cache "npm-s3rver-$version/node_modules/s3rver/bin/s3rver.js"), (Join-Path $script:RepoRoot ".tools/npm-s3rver-$version/node_modules/s3rver/bin/s3rver.js")) |
+        Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
+    if (-not $js -and (Get-Command npm -ErrorAction SilentlyContinue)) {
+        $prefix = Join-Path $script:RepoRoot ".tools/npm-s3rver-$version"
+        & npm install --no-audit --no-fund --no-save --prefix $prefix "s3rver@$version" *> $null
+        $js = Join-Path $prefix 'node_modules/s3rver/bin/s3rver.js'
+    }
+    if (-not $js -or -not (Test-Path -LiteralPath $js) -or -not (Get-Command node -ErrorAction SilentlyContinue)) {
+        if ($env:CI) { throw 's3rver (node and npm) is required under CI.' }
+        return $null
+    }
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    $port = $listener.LocalEndpoint.Port
+    $listener.Stop()
+    $data = Join-Path ([System.IO.Path]::GetTempPath()) ('s3mount-s3rver-' + [guid]::NewGuid().ToString('N'))
+    $null = New-Item -ItemType Directory -Path $data
+    $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-Command node).Source)
+    foreach ($a in @($js, '-d', $data, '-a', '127.0.0.1', '-p', "$port", '--allow-mismatched-signatures', '--silent')) { $psi.ArgumentList.Add($a) }
+    foreach ($b in $Buckets) { $psi.ArgumentList.Add('--configure-bucket'); $psi.ArgumentList.Add($b) }
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $process = [System.Diagnostics.Process]::Start($psi)
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        try { $c = [System.Net.Sockets.TcpClient]::new('127.0.0.1', $port); $c.Dispose(); break } catch { Start-Sleep -Milliseconds 200 }
+        if ($process.HasExited) { throw "s3rver exited: $($process.StandardError.ReadToEnd())" }
+    }
+    [pscustomobject]@{ Process = $process; Endpoint = "http://127.0.0.1:$port"; Data = $data }
+}
+
+function Stop-TestS3 {
+    param($S3)
+    if ($S3) {
+        if (-not $S3.Process.HasExited) { $S3.Process.Kill(); $null = $S3.Process.WaitForExit(10000) }
+        Remove-Item -LiteralPath $S3.Data -Recurse -Force -ErrorAction SilentlyContinue
+    }
+}

@@ -83,18 +83,7 @@ public sealed class S3OutputReader : ISsmOutputReader, IDisposable
             if (_client is null || _clientRegion != region)
             {
                 _client?.Dispose();
-                var config = new AmazonS3Config();
-                if (_serviceUrl is not null)
-                {
-                    config.ServiceURL = _serviceUrl.ToString();
-                    config.ForcePathStyle = true;
-                    config.AuthenticationRegion = region;
-                }
-                else
-                {
-                    config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
-                }
-
+                var config = Install.S3Clients.Config(region, _serviceUrl?.ToString());
                 _client = new AmazonS3Client(_settings.Credentials, config);
                 _clientRegion = region;
             }

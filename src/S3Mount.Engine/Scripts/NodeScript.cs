@@ -12,24 +12,38 @@ namespace S3Mount.Engine.Scripts;
 /// </summary>
 public sealed class NodeScript
 {
-    private static readonly Dictionary<string, string> Sources = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, string> SourceCache = new(StringComparer.Ordinal);
 
-    private NodeScript(string operation, string text)
+    private NodeScript(string operation, string prologue, IReadOnlyList<string> sources)
     {
         Operation = operation;
-        Text = text;
+        Prologue = prologue;
+        Sources = sources;
+        var sb = new StringBuilder(prologue);
+        foreach (var name in sources)
+        {
+            sb.Append(Source(name)).Append('\n');
+        }
+
+        Text = sb.ToString();
     }
 
     /// <summary>create, list, repair, control, remove, install, report...</summary>
     public string Operation { get; }
 
-    /// <summary>The whole script, starting with <c>#!/bin/sh</c>.</summary>
+    /// <summary>The whole script, starting with <c>#!/bin/sh</c>: <see cref="Prologue"/>, then each of <see cref="Sources"/> and a newline.</summary>
     public string Text { get; }
+
+    /// <summary>The header and the parameter assignments: everything before the first embedded file.</summary>
+    public string Prologue { get; }
+
+    /// <summary>The embedded script files after the prologue, in order: <c>lib</c> first, the operation last.</summary>
+    public IReadOnlyList<string> Sources { get; }
 
     public override string ToString() => Text;
 
     /// <summary>A script of any text (tests of the transports: what a broken or hostile script prints).</summary>
-    internal static NodeScript FromText(string operation, string text) => new(operation, text);
+    internal static NodeScript FromText(string operation, string text) => new(operation, text, Array.Empty<string>());
 
     /// <summary>Composes <c>lib.sh</c> and <c>&lt;operation&gt;.sh</c> with the parameters assigned first.</summary>
     public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, bool requireSelection = false) =>
@@ -70,14 +84,7 @@ public sealed class NodeScript
             sb.Append(p.Key).Append('=').Append(ShellQuote(p.Value)).Append('\n');
         }
 
-        sb.Append(Source("lib")).Append('\n');
-        foreach (var library in libraries)
-        {
-            sb.Append(Source(library)).Append('\n');
-        }
-
-        sb.Append(Source(operation)).Append('\n');
-        return new NodeScript(operation, sb.ToString());
+        return new NodeScript(operation, sb.ToString(), new[] { "lib" }.Concat(libraries).Concat(new[] { operation }).ToList());
     }
 
     // A parameter of the i-th item of a list (M1_NAME): the operation reads it by index.
@@ -98,15 +105,15 @@ public sealed class NodeScript
     /// <summary>The text of an embedded script file (<c>lib</c>, <c>create</c>, ...).</summary>
     public static string Source(string name)
     {
-        lock (Sources)
+        lock (SourceCache)
         {
-            if (!Sources.TryGetValue(name, out var text))
+            if (!SourceCache.TryGetValue(name, out var text))
             {
                 using var s = typeof(NodeScript).Assembly.GetManifestResourceStream("S3Mount.Scripts." + name + ".sh")
                     ?? throw new InvalidOperationException("No embedded script " + name);
                 using var r = new StreamReader(s, new UTF8Encoding(false));
                 text = r.ReadToEnd();
-                Sources[name] = text;
+                SourceCache[name] = text;
             }
 
             return text;

@@ -502,32 +502,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
     /// Credentials and Region the AWS.Tools way (explicit keys, profile, -Credential, $StoredAWSCredentials, environment,
     /// default profile, instance role); where each came from goes to the debug stream. Failures end the command.
     /// </summary>
-    protected ResolvedAwsSettings ResolveAws()
-    {
-        try
-        {
-            var settings = new AwsSettingsResolver().Resolve(new AwsSettingsRequest
-            {
-                AccessKey = AccessKey,
-                SecretKey = SecretKey,
-                SessionToken = SessionToken,
-                ProfileName = ProfileName,
-                ProfileLocation = ProfileLocation,
-                Credential = Credential is PSObject p ? p.BaseObject : Credential,
-                StoredCredentials = Unwrap(SessionState.PSVariable.GetValue("StoredAWSCredentials")),
-                Region = Region,
-                StoredRegion = Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString(),
-                EndpointUrl = EndpointUrl,
-            });
-            WriteDebug("S3Mount: " + settings.Describe());
-            return settings;
-        }
-        catch (S3MountException e)
-        {
-            Terminate(e);
-            throw;
-        }
-    }
+    protected ResolvedAwsSettings ResolveAws() => ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, EndpointUrl);
 
     private FleetRunRequest Request(NodeScript script, IReadOnlyList<string> ids, IReadOnlyList<SsmTarget> targets) => new()
     {
@@ -544,6 +519,4 @@ public abstract class NodeCmdlet : S3MountCmdlet
         CloudWatchLogGroupName = CloudWatchLogGroupName,
         Comment = Comment ?? (("S3Mount " + script.Operation).Length <= 100 ? "S3Mount " + script.Operation : "S3Mount"),
     };
-
-    private static object? Unwrap(object? value) => value is PSObject p ? p.BaseObject : value;
 }
