@@ -12,6 +12,7 @@
     FormatsToProcess     = @('module/S3Mount.format.ps1xml')
     CmdletsToExport      = @(
         'Install-MountpointS3'
+        'Export-S3MountBootstrap'
         'Get-MountpointS3'
         'New-S3MountService'
         'Get-S3MountService'

@@ -125,6 +125,7 @@ cmd("New-S3MountService",
         "KeepOnFailure": ("switch", "When the start fails, keep the new unit for inspection instead of rolling back."),
         "HealthCheckIntervalSeconds": ("int", "Seconds between health checks of the mount, 10 to 86400; 0 turns them off. Default 30. A timer (s3mount-health-<id>.timer) runs the same bounded probe as Test-S3MountService and restarts the service when the mount is Stale, Hung or missing while the service is active, on 3 tries 1 s apart (a mount that is merely slow answers one and is left alone). The interval is recorded in the unit (HealthCheckIntervalSeconds in Get-S3MountService and Test-S3MountService); Remove-S3MountService removes the timer with the mount."),
         "Root": ("string", "An offline image root on this machine (resolved like New-Item resolves paths: relative to the current location, ~, PSDrives; it must exist): write the unit, its remote-fs.target.wants link, the health check (timer, service, program) and the directory into it, resolving users from the image's passwd and every path inside the image as a chroot would (a link never leads out of it); nothing is started. Needs no systemd and no AWS."),
+        "SkipBucketCheck": ("switch", "Send the mount to the nodes without first checking, with your own credentials, that the bucket exists and is in the Region mount-s3 will use (HeadBucket, addressed like the nodes' mount-s3: its -BucketRegion, -S3EndpointUrl, path style, dual-stack). Without it, a bucket that does not exist (S3MountBucketNotFound), that your credentials may not read (S3MountBucketAccessDenied), or that is not in the -BucketRegion given (S3MountBucketRegionMismatch) is refused before anything is sent. For admins who may not read the bucket themselves."),
         "Option": ("MountOptions", "The mount-s3 options of an existing mount, as the Options property of Get-S3MountService output (alias Options; binds by property name): the base every option parameter given here overrides, so Get-S3MountService | New-S3MountService -Force keeps every option and changes only what you pass."),
     }, FLEET, AWS_REGION),
     [
@@ -267,6 +268,74 @@ cmd("Get-MountpointS3",
         ("Get-MountpointS3 -InstanceId $ids | Where-Object InstalledVersion -lt '1.23.0' | Sort-Object InstalledVersion", "The nodes of a fleet that still run an older mount-s3, oldest first: versions compare and sort as versions."),
     ],
     ["S3Mount.MountpointInstallation"], inputs="System.String[] (InstanceId by property name)")
+
+EXPORT_AWS = {
+    "Region": ("string", "The AWS Region of the S3 calls this cmdlet makes: presigning -PackageS3Uri and uploading with -Upload (alias RegionToCall). Without it: $StoredAWSRegion, the profile, AWS_REGION, instance metadata."),
+    "EndpointUrl": ("string", "An S3 endpoint URL for the presign and the upload (VPC endpoints, S3-compatible servers in tests; path-style addressing)."),
+    "ProfileName": ("string", "The AWS credentials profile to presign and upload with (AWS.Tools: -ProfileName; aliases Profile, StoredCredentials, AWSProfileName). Only read when something is presigned or uploaded; the artifact never carries credentials."),
+    "ProfileLocation": ("string", "The credentials file -ProfileName is read from."),
+    "Credential": ("object", "An AWSCredentials object (as AWS.Tools cmdlets take) to presign and upload with."),
+    "AccessKey": ("string", "An AWS access key id (alias AK); give -SecretKey with it."),
+    "SecretKey": ("string", "The AWS secret access key for -AccessKey (aliases SK, SecretAccessKey)."),
+    "SessionToken": ("string", "The session token of temporary credentials (alias ST). Presigned URLs made with them stop working when the session ends."),
+}
+EXPORT_OPTIONS = {o[0]: (o[1], o[2]) for o in OPTIONS}
+EXPORT_OPTIONS["BucketRegion"] = ("string", "--region: the bucket's AWS Region, which mount-s3 uses on the node. Not -Region, which is where this cmdlet presigns and uploads.")
+EXPORT_OPTIONS["S3EndpointUrl"] = ("string", "--endpoint-url: the S3 endpoint URL mount-s3 uses on the node. Not -EndpointUrl, the endpoint of this cmdlet's own S3 calls.")
+EXPORT_OPTIONS["S3Profile"] = ("string", "--profile: the AWS profile mount-s3 reads on the node (the node's own config; the bootstrap carries no credentials). Not -ProfileName, which this cmdlet presigns and uploads with.")
+
+cmd("Export-S3MountBootstrap",
+    "Exports mount services as a bootstrap that a node runs when it boots: EC2 user data, cloud-config, MIME multi-part user data or a ParallelCluster custom action.",
+    "Turns mounts into one self-contained POSIX sh script that a node runs as root at its first boot, with nobody there to run a cmdlet: an autoscaled compute node, an EKS node, a ParallelCluster node. The script is made of S3Mount's own node scripts, the ones Install-MountpointS3 and New-S3MountService run locally and through SSM (comments removed, each shared file carried once): an optional install step, then one create step per mount, each rebuilt on the node exactly as the engine composes it and run with /bin/sh as its own process. It needs no PowerShell and no .NET on the node, and running it again changes nothing. Its stdout is each step's result block, whole and in order; its diagnostics go to stderr and the journal (journalctl -t s3mount-bootstrap); it exits 0 when every mount is in place and 1 when a step failed, naming it (a failed install skips the mounts). "
+    "Mounts come from the same parameters as New-S3MountService, or from the pipeline: any object whose properties are those parameter names (Get-S3MountService output from a node that is set up right: Bucket, Prefix, Path, User, Group, Options, ExtraArguments, Environment), or hashtables with those keys; several mounts make one bootstrap, and mount parameters on the command line override that field of every piped mount; -MapPath reads a mount map file as Sync-S3MountService does. The mounts are validated as a mount map (every problem listed with where it is; no path twice, no mount inside another): a refused mount refuses the export (S3MountMapInvalid) and nothing is written, since a node must not boot without it. Credentials in a mount's environment are refused (S3MountBootstrapSecretRefused). "
+    "Formats: Shell (the script: plain #!/bin/sh user data, a ParallelCluster script, an image's first-boot unit); CloudConfig (#cloud-config that writes it to /var/lib/s3mount/bootstrap.sh and runs it once, with runcmd); Mime (multipart/mixed user data with the script as a part cloud-init runs; -MergeWith keeps every part of an existing document, such as the NodeConfig of an EKS AL2023 node, byte for byte); ParallelCluster (the script, for -ScriptUri, and the CustomActions: OnNodeConfigured: and Iam: S3Access: keys that run it and let the nodes read it and the mounted buckets). "
+    "EC2 takes at most 16,384 bytes of user data: CloudConfig and Mime, and Shell with -Compress, are refused above that (S3MountUserDataTooLarge). -Compress gzips the document (cloud-init and nodeadm decompress gzip user data), which fits four mounts with an install step. The artifact carries no credentials; a presigned URL only for -PackageS3Uri, with its expiry in a comment and a warning. The artifact goes to the pipeline as a string (base64 when compressed, as EC2's UserData parameter takes it) or, with -OutFile, to a file (-WhatIf and -Confirm apply to the file and the upload).",
+    merge({
+        "InputObject": ("PSObject[]", "Mounts from the pipeline, read as a mount map reads them: objects whose properties are this cmdlet's mount parameter names or their aliases (Options, ExtraArguments), such as Get-S3MountService output, or hashtables and PSCustomObjects with those keys (an unknown key is a problem: S3MountFieldUnknown)."),
+        "MapPath": ("string", "A mount map file (.psd1, read as data, never run), as Sync-S3MountService takes it (alias MapFile): its mounts are the bootstrap's. Not together with piped mounts or mount parameters."),
+        "Bucket": ("string", "The bucket of a mount given on the command line: a name, a directory bucket, an access point alias or ARN, or s3://bucket/prefix/. With piped mounts, overrides their bucket."),
+        "Path": ("string", "The mount directory on the node (absolute; trailing and repeated slashes are normalised). With piped mounts, overrides their path."),
+        "Prefix": ("string", "--prefix: mount only keys under this prefix; it ends with /."),
+        "User": ("string", "The user the service runs as on the node (root when not given); it must exist there when the bootstrap runs."),
+        "Group": ("string", "The group the service runs as (the user's primary group when not given)."),
+        "Option": ("MountOptions", "The mount-s3 options of an existing mount (alias Options), as Get-S3MountService output carries them: the base that every option parameter given here overrides."),
+    }, EXPORT_OPTIONS, {
+        "ExtraArgument": ("string[]", "mount-s3 options S3Mount does not model, each --name or --name=value (alias ExtraArguments); the node checks each against its own mount-s3 --help."),
+        "Environment": ("string[]", "Environment entries for the services, each NAME=value. AWS credentials are refused: user data is readable by every process on the instance."),
+        "NoStart": ("switch", "Write and enable the units at bootstrap without starting them (they mount at the next boot)."),
+        "NoEnable": ("switch", "Do not enable the units (they will not mount at later boots)."),
+        "Force": ("switch", "On the node: replace a service that has other settings, or adopt a recipe-made unit for the same bucket and path (the mount restarts)."),
+        "KeepOnFailure": ("switch", "On the node: keep a unit whose start fails at bootstrap, for inspection, instead of rolling it back."),
+        "HealthCheckIntervalSeconds": ("int", "Seconds between the health checks of each mount, 10 to 86400; 0 turns them off. Default 30, as New-S3MountService -HealthCheckIntervalSeconds: each mount gets its health check timer at bootstrap (the check program travels in the create step, compacted)."),
+        "Format": ("BootstrapFormat", "Shell (default), CloudConfig, Mime or ParallelCluster."),
+        "Compress": ("switch", "Gzip the artifact: cloud-init (and nodeadm, for Mime) decompress gzip user data. The pipeline gets it base64-encoded, as EC2's UserData parameter takes it; -OutFile gets the bytes. Not with ParallelCluster."),
+        "MergeWith": ("string", "Mime only: an existing user data document whose parts are kept byte for byte: a MIME multi-part document, or a single NodeConfig, shell script or cloud-config (which becomes a part). Text, or base64 (optionally of gzip) as EC2 returns user data."),
+        "ScriptUri": ("string", "ParallelCluster only: where the nodes download the script from, s3://bucket/key (with -Upload to put it there now) or an https:// URL."),
+        "Upload": ("switch", "ParallelCluster only: upload the script to -ScriptUri (s3://) with your AWS credentials. Without it, give -OutFile and upload the file yourself."),
+        "OutFile": ("string", "Write the artifact to this file instead of the pipeline (ParallelCluster: the script; its configuration keys still go to the pipeline). Resolved like New-Item's paths: relative to the current location, ~, PowerShell drives. Written whole or not at all; an existing file is replaced."),
+        "Install": ("switch", "Install Mountpoint first, from the official release bucket: the latest release, or -Version."),
+        "Version": ("string", "Install this Mountpoint release first, such as 1.23.0 (from the release bucket, or the version the package given must hold). Without -AllowVersionChange, a node that has another version keeps it and the install step fails."),
+        "ReleaseUrl": ("string", "Install first from a mirror of the official release bucket layout."),
+        "PackageUrl": ("string", "Install first from this https URL; its signature is read from the same URL plus .asc."),
+        "SignatureUrl": ("string", "The signature URL for -PackageUrl, when it is not the package URL plus .asc."),
+        "PackageS3Uri": ("string", "Install first from this s3://bucket/key (and key.asc), presigned here for -PresignedUrlLifetime with your AWS credentials: the nodes need no S3 permission, but anyone who holds the artifact can download the package until the URLs expire (a warning and a comment in the script say until when)."),
+        "PresignedUrlLifetime": ("TimeSpan", "How long the presigned URLs of -PackageS3Uri work, at most 7 days (for example (New-TimeSpan -Days 7)). Nodes that boot later cannot install from them: for long-lived launch templates use -ReleaseUrl or -PackageUrl."),
+        "PackagePath": ("string", "Install first from a package file already on the node (baked into the image), with its .asc."),
+        "SignaturePath": ("string", "The signature file on the node for -PackagePath, when it is not the package path plus .asc."),
+        "DistributionRepository": ("switch", "Install first from the Amazon Linux 2023 repository with dnf."),
+        "KeysUrl": ("string", "Where the install step reads the signing keys; by default the release bucket's public_keys/KEYS."),
+        "AllowVersionChange": ("switch", "Let the install step replace another installed version (upgrade or downgrade)."),
+        "SkipSignatureCheck": ("switch", "Do not verify the package signature in the install step (a warning is recorded on the node). Never needed for real packages."),
+        "TrustedFingerprint": ("string[]", "Additional trusted signing key fingerprints (40 hex digits), for test or private packages."),
+    }, EXPORT_AWS),
+    [
+        ("Export-S3MountBootstrap -Bucket genomics-ref -Path /fsx/ref -ReadOnly -AllowOther -Version 1.23.0 -Format CloudConfig -Compress", "A gzip-compressed #cloud-config for a launch template: it installs mount-s3 1.23.0 and mounts the bucket read-only at /fsx/ref on each instance's first boot. The string is base64, ready for the UserData of New-EC2LaunchTemplate or RunInstances."),
+        ("Get-S3MountService -InstanceId i-0123456789abcdef0 | Export-S3MountBootstrap -Install -Format Shell -Compress -OutFile ./userdata.gz", "Make new nodes like this one: every mount of a node that is set up right, read through SSM, becomes the user data of the next nodes (aws ec2 run-instances --user-data fileb://userdata.gz)."),
+        ("$nodeConfig = Get-Content -Raw ./nodeconfig.yaml\nExport-S3MountBootstrap -Bucket ml-datasets -Path /mnt/datasets -ReadOnly -AllowOther -Version 1.23.0 -Format Mime -MergeWith $nodeConfig -Compress", "User data for EKS AL2023 nodes: nodeadm reads the NodeConfig part, cloud-init runs the bootstrap before the kubelet starts."),
+        ("Export-S3MountBootstrap -Bucket results -Path /shared/results -AllowDelete -User ec2-user -Version 1.23.0 -Format ParallelCluster -ScriptUri s3://cluster-assets/s3mount/compute.sh -Upload", "Uploads the script and prints the CustomActions / Iam keys to paste into the queue's section of the cluster configuration."),
+        ("@{ Bucket = 'scratch'; Path = '/scratch/s3'; AllowDelete = $true }, @{ Bucket = 'refs'; Path = '/refs'; ReadOnly = $true } | Export-S3MountBootstrap -Install -OutFile ./first-boot.sh -WhatIf", "Two mounts from hashtables into one script; -WhatIf says what would be written and writes nothing."),
+    ],
+    ["System.String"], inputs="System.Management.Automation.PSObject (mounts: properties named like the mount parameters)")
 
 ONLINE = "https://github.com/s3mount/S3Mount/blob/main/README.md"
 

@@ -1,3 +1,4 @@
+using Amazon.SimpleSystemsManagement.Model;
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -143,11 +144,11 @@ public static class Program
     private static async Task<Outcome> RunSync(List<string> ids, Dictionary<string, TimeSpan> latency, TimeSpan poll, NodeScript script, MountMap map, string nodeOutput)
     {
         using var fake = Fake(ids, id => latency[id], _ => nodeOutput);
-        using var client = new SsmHttpClient(ResolvedAwsSettings.FromKeys("AKIDBENCH", "secret", "us-east-1", fake.Endpoint));
+        using var client = new SsmClient(ResolvedAwsSettings.FromKeys("AKIDBENCH", "secret", "us-east-1", fake.Endpoint));
         var runner = new FleetRunner(client, null, new FleetRunnerOptions { PollInterval = poll });
         var ok = 0;
         var sw = Stopwatch.StartNew();
-        await runner.RunAsync(new FleetRunRequest { Script = script.Text, InstanceIds = ids }, o => NodeResultParser.Sync(ResultBlock.Parse(o.Stdout), map),
+        await runner.RunAsync(new FleetRunRequest { Script = script.Text, InstanceIds = ids }, o => NodeResultParser.Sync(o.Block, map),
             new DelegateFleetSink<SyncResult>(r =>
             {
                 if (r.IsSuccess && r.Value!.Items.Count(i => i.Changed) == map.Mounts.Count)
@@ -162,7 +163,7 @@ public static class Program
     private static async Task<Outcome> RunNaive(List<string> ids, Dictionary<string, TimeSpan> latency, TimeSpan poll, List<NodeScript> creates, int mounts, string createOutput)
     {
         using var fake = Fake(ids, id => latency[id] / mounts, _ => createOutput);
-        using var client = new SsmHttpClient(ResolvedAwsSettings.FromKeys("AKIDBENCH", "secret", "us-east-1", fake.Endpoint));
+        using var client = new SsmClient(ResolvedAwsSettings.FromKeys("AKIDBENCH", "secret", "us-east-1", fake.Endpoint));
         using var gate = new SemaphoreSlim(16);
         var sw = Stopwatch.StartNew();
         var commands = new List<(string Id, string CommandId)>();
@@ -172,7 +173,7 @@ public static class Program
             await gate.WaitAsync();
             try
             {
-                var c = await client.SendCommandAsync(new SendCommandRequest { InstanceIds = new[] { w.Id }, Parameters = new Dictionary<string, IReadOnlyList<string>> { ["commands"] = w.Commands } }, CancellationToken.None);
+                var c = await client.SendCommandAsync(new SendCommandRequest { DocumentName = FleetRunner.DocumentName, InstanceIds = new List<string> { w.Id }, Parameters = new Dictionary<string, List<string>> { ["commands"] = w.Commands.ToList() } }, CancellationToken.None);
                 lock (commands)
                 {
                     commands.Add((w.Id, c.CommandId));
@@ -196,12 +197,12 @@ public static class Program
                 try
                 {
                     var r = await client.GetCommandInvocationAsync(new GetCommandInvocationRequest { CommandId = p.CommandId, InstanceId = p.Id }, CancellationToken.None);
-                    if (SsmStatus.IsTerminal(r.Status))
+                    if (SsmStatus.IsTerminal(r.Status?.Value))
                     {
                         lock (done)
                         {
                             done.Add(p);
-                            if (r.Status == SsmStatus.Success && NodeResultParser.Create(ResultBlock.Parse(r.StandardOutputContent)).Changed)
+                            if (r.Status?.Value == SsmStatus.Success && NodeResultParser.Create(ResultBlock.Parse(r.StandardOutputContent)).Changed)
                             {
                                 ok++;
                             }

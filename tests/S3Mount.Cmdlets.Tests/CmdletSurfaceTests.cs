@@ -10,21 +10,26 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
 {
     private static readonly string[] Expected =
     {
-        "Compare-S3MountService", "Disable-S3MountService", "Enable-S3MountService", "Get-MountpointS3", "Get-S3MountService", "Install-MountpointS3",
-        "New-S3MountService", "Remove-S3MountService", "Repair-S3MountService", "Restart-S3MountService", "Start-S3MountService", "Stop-S3MountService",
-        "Sync-S3MountService", "Test-S3MountService",
+        "Compare-S3MountService", "Disable-S3MountService", "Enable-S3MountService", "Export-S3MountBootstrap", "Get-MountpointS3", "Get-S3MountService",
+        "Install-MountpointS3", "New-S3MountService", "Remove-S3MountService", "Repair-S3MountService", "Restart-S3MountService", "Start-S3MountService",
+        "Stop-S3MountService", "Sync-S3MountService", "Test-S3MountService",
     };
 
-    private static readonly string[] Changing = { "New", "Remove", "Start", "Stop", "Restart", "Enable", "Disable", "Repair", "Install", "Sync" };
+    private static readonly string[] Changing = { "New", "Remove", "Start", "Stop", "Restart", "Enable", "Disable", "Repair", "Install", "Sync", "Export" };
 
     // Mount-map cmdlets take mounts from the pipeline, not services: they select nothing by Name or Path.
     private static readonly string[] MapCmdlets = { "Compare-S3MountService", "Sync-S3MountService" };
+
+    /// <summary>The cmdlets that act on nodes (all but the export, which writes an artifact on this machine).</summary>
+    private static readonly string[] NodeCmdlets = Expected.Where(n => n != "Export-S3MountBootstrap").ToArray();
 
     private readonly CmdletMetadata _m;
 
     public CmdletSurfaceTests(CmdletMetadata m) => _m = m;
 
     public static IEnumerable<object[]> CommandNames() => Expected.Select(e => new object[] { e });
+
+    public static IEnumerable<object[]> NodeCommandNames() => NodeCmdlets.Select(e => new object[] { e });
 
     private Type Cmdlet(string name) => _m.Cmdlets.SingleOrDefault(t => CommandName(t) == name) ?? throw new Xunit.Sdk.XunitException(name + " is not in S3Mount.dll");
 
@@ -76,7 +81,7 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
     }
 
     [Theory]
-    [MemberData(nameof(CommandNames))]
+    [MemberData(nameof(NodeCommandNames))]
     public void Node_cmdlets_take_instances_from_the_pipeline_by_property_name_and_the_AWS_parameters(string name)
     {
         var t = Cmdlet(name);
@@ -149,6 +154,30 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
 
         var optionProps = _m.Engine("Model.MountOptions").GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Where(n => n != "Foreground");
         Assert.All(optionProps, p => Assert.Contains(p, ps));
+    }
+
+    [Fact]
+    public void Export_S3MountBootstrap_takes_New_S3MountServices_mount_parameters_with_the_same_types_and_aliases()
+    {
+        var create = Parameters(Cmdlet("New-S3MountService")).ToDictionary(p => p.Name);
+        var export = Parameters(Cmdlet("Export-S3MountBootstrap")).ToDictionary(p => p.Name);
+        string Aliases(PropertyInfo p) => Attr(p, "AliasAttribute")?.ConstructorArguments[0].Value is IEnumerable<CustomAttributeTypedArgument> v ? string.Join(",", v.Select(x => (string)x.Value!)) : string.Empty;
+        string Completer(PropertyInfo p) => Attr(p, "ArgumentCompleterAttribute")?.ConstructorArguments[0].Value is Type t ? t.Name : string.Empty;
+        var mountParameters = create.Values.Where(p => p.DeclaringType?.Name == "NewS3MountServiceCommand" && p.Name is not ("Root" or "InputObject")).ToList();
+        Assert.True(mountParameters.Count > 50, mountParameters.Count.ToString());
+        foreach (var p in mountParameters)
+        {
+            Assert.True(export.ContainsKey(p.Name), "Export-S3MountBootstrap lacks -" + p.Name);
+            Assert.Equal(p.PropertyType.FullName, export[p.Name].PropertyType.FullName);
+            Assert.Equal(Aliases(p), Aliases(export[p.Name]));
+            Assert.Equal(Completer(p), Completer(export[p.Name]));
+        }
+
+        // Piped mounts are read whole from -InputObject (one object's fields never carry over to the next), so no mount
+        // parameter binds from the pipeline on its own.
+        Assert.True(Named(Attr(export["InputObject"], "ParameterAttribute")!, "ValueFromPipeline") is true);
+        Assert.All(export.Values.Where(p => p.Name != "InputObject"), p => Assert.False(Attrs(p, "ParameterAttribute").Any(a => Named(a, "ValueFromPipelineByPropertyName") is true || Named(a, "ValueFromPipeline") is true), p.Name));
+        Assert.DoesNotContain("InstanceId", export.Keys);
     }
 
     [Theory]

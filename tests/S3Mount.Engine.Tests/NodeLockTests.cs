@@ -16,6 +16,9 @@ public class NodeLockTests
 {
     private static readonly MountSpec Spec = MountSpec.Create("my-bucket", "/mnt/s3", user: "ec2-user");
 
+    // The line of lib.sh that takes the lock the prologue names.
+    private const string TakeLock = "[ -z \"${S3M_NODE_LOCK:-}\" ] || node_lock \"$S3M_NODE_LOCK\"\n";
+
     public static IEnumerable<object[]> Operations()
     {
         yield return new object[] { "create", NodeOperations.Create(new CreateRequest(Spec)), true };
@@ -31,15 +34,15 @@ public class NodeLockTests
     [MemberData(nameof(Operations))]
     public void Every_changing_operation_takes_the_node_lock_before_its_own_code_and_reads_do_not(string op, NodeScript script, bool locks)
     {
-        var call = "node_lock '" + op + "'\n";
-        Assert.Equal(locks, script.Text.Contains(call, StringComparison.Ordinal));
+        Assert.Equal(locks, script.Prologue.Contains(NodeScript.NodeLockVariable + "='" + op + "'\n", StringComparison.Ordinal));
         Assert.Equal(locks, NodeScript.TakesNodeLock(NodeScript.Source(op)));
+        Assert.DoesNotContain(NodeScript.NodeLockVariable, string.Concat(script.Sources.Where(s => s != "lib").Select(NodeScript.Source)), StringComparison.Ordinal);
         if (locks)
         {
-            // After every function it needs, before the first line of the operation itself.
+            // lib.sh takes it at its end: after every function it needs, before the first line of the operation itself.
             var body = NodeScript.Source(op);
-            Assert.True(script.Text.IndexOf(call, StringComparison.Ordinal) < script.Text.IndexOf(body, StringComparison.Ordinal));
-            Assert.True(script.Text.IndexOf("node_trylock() {", StringComparison.Ordinal) < script.Text.IndexOf(call, StringComparison.Ordinal));
+            Assert.True(script.Text.IndexOf(TakeLock, StringComparison.Ordinal) < script.Text.IndexOf(body, StringComparison.Ordinal));
+            Assert.True(script.Text.IndexOf("node_trylock() {", StringComparison.Ordinal) < script.Text.IndexOf(TakeLock, StringComparison.Ordinal));
         }
     }
 
@@ -50,8 +53,9 @@ public class NodeLockTests
         Assert.False(NodeScript.TakesNodeLock(NodeScript.Source("sync")));
         foreach (var apply in new[] { false, true })
         {
-            var text = NodeOperations.Sync(new SyncRequest(map) { Apply = apply }).Text;
-            Assert.DoesNotContain("node_lock 'sync'", text, StringComparison.Ordinal);
+            var script = NodeOperations.Sync(new SyncRequest(map) { Apply = apply });
+            var text = script.Text;
+            Assert.DoesNotContain(NodeScript.NodeLockVariable + "=", script.Prologue, StringComparison.Ordinal);
             Assert.Contains("[ \"$MODE\" != apply ] || node_lock sync", text, StringComparison.Ordinal);
         }
     }
@@ -65,7 +69,7 @@ public class NodeLockTests
 
         // A create that holds the lock for 4 s (a sleep put right after it takes the lock).
         var slow = NodeOperations.Create(new CreateRequest(Spec) { Root = root.Path }).Text
-            .Replace("node_lock 'create'\n", "node_lock 'create'\nsleep 4\n", StringComparison.Ordinal);
+            .Replace(TakeLock, TakeLock + "sleep 4\n", StringComparison.Ordinal);
         using var holder = Start("dash", slow);
         var clock = Stopwatch.StartNew();
         while (!File.Exists(holderFile) || new FileInfo(holderFile).Length == 0)
@@ -112,7 +116,7 @@ public class NodeLockTests
     {
         using var root = new ImageRoot();
         var text = NodeOperations.Create(new CreateRequest(Spec) { Root = root.Path }).Text
-            .Replace("node_lock 'create'\n", "node_lock 'create'\nS3M_LOCK_SECONDS=0 node_lock 'converge'\n", StringComparison.Ordinal);
+            .Replace(TakeLock, TakeLock + "S3M_LOCK_SECONDS=0 node_lock 'converge'\n", StringComparison.Ordinal);
         var r = NodeResultParser.Create(Run("dash", text).Block());
         Assert.True(r.Changed);
     }

@@ -40,6 +40,12 @@ public sealed class FakeNode
 
     /// <summary>The command never arrives: after the delivery timeout it ends <c>Delivery Timed Out</c>.</summary>
     public bool NeverDelivered { get; init; }
+
+    /// <summary>The invocation stays <c>Pending</c> for ever, even past the delivery timeout (a service that never moves it on).</summary>
+    public bool StaysPending { get; init; }
+
+    /// <summary>The agent starts the script, then dies: the invocation stays <c>InProgress</c> for ever.</summary>
+    public bool AgentDiesMidCommand { get; init; }
 }
 
 /// <summary>A simulated node for scale tests: latency, exit code and output are configurable, nothing is executed.</summary>

@@ -4,8 +4,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -42,6 +40,9 @@ public sealed class FakeSsmOptions
     /// <summary>Multiplies TimeoutSeconds and executionTimeout so tests need not wait 30 s (e.g. 0.001).</summary>
     public double TimeoutScale { get; init; } = 1.0;
 
+    /// <summary>The first this many SendCommand calls answer 503 ServiceUnavailable (retry tests).</summary>
+    public int FailFirstSends { get; init; }
+
     /// <summary>Added to every answer, like a real API round trip (benchmarks).</summary>
     public TimeSpan ApiLatency { get; init; } = TimeSpan.Zero;
 }
@@ -64,47 +65,30 @@ public sealed class FakeSsmServer : IDisposable
 
     private static readonly Regex AmzDatePattern = new("^\\d{8}T\\d{6}Z$", RegexOptions.CultureInvariant);
 
-    private readonly HttpListener _listener = new();
+    private readonly LoopbackHttpServer _http;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, FakeNode> _nodes = new(StringComparer.Ordinal);
     private readonly List<FakeCommand> _commands = new();
+    private readonly Dictionary<string, FakeCommand> _commandsById = new(StringComparer.Ordinal);
     private readonly object _gate = new();
     private readonly Random _rng;
     private readonly SsmSchema? _schema;
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<FakeRequestRecord> _log = new();
-    private Task? _loop;
     private int _throttled;
+    private int _sends;
 
     public FakeSsmServer(FakeSsmOptions? options = null)
     {
         Options = options ?? new FakeSsmOptions();
         _rng = new Random(Options.Seed);
         _schema = Options.ValidateRequests ? SsmSchema.Default : null;
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = FreePort();
-            var listener = new HttpListener();
-            listener.Prefixes.Add("http://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture) + "/");
-            try
-            {
-                listener.Start();
-                _listener = listener;
-                Endpoint = new Uri("http://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture) + "/");
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 10)
-            {
-                listener.Close();
-            }
-        }
-
-        _loop = Task.Run(AcceptLoopAsync);
+        _http = new LoopbackHttpServer(HandleAsync);
     }
 
     public FakeSsmOptions Options { get; }
 
-    public Uri Endpoint { get; }
+    public Uri Endpoint => _http.Endpoint;
 
     /// <summary>Calls per operation (throttled and rejected calls included).</summary>
     public IReadOnlyDictionary<string, int> Calls => _calls;
@@ -150,98 +134,38 @@ public sealed class FakeSsmServer : IDisposable
         }
     }
 
-    private static int FreePort()
+    private async Task<FakeHttpResponse> HandleAsync(FakeHttpRequest request)
     {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
+        if (Options.ApiLatency > TimeSpan.Zero)
         {
-            HttpListenerContext ctx;
-            try
-            {
-                ctx = await _listener.GetContextAsync().ConfigureAwait(false);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (HttpListenerException)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => HandleAsync(ctx));
+            await Task.Delay(Options.ApiLatency).ConfigureAwait(false);
         }
-    }
 
-    private async Task HandleAsync(HttpListenerContext ctx)
-    {
-        try
-        {
-            byte[] body;
-            using (var ms = new MemoryStream())
-            {
-                await ctx.Request.InputStream.CopyToAsync(ms).ConfigureAwait(false);
-                body = ms.ToArray();
-            }
-
-            if (Options.ApiLatency > TimeSpan.Zero)
-            {
-                await Task.Delay(Options.ApiLatency).ConfigureAwait(false);
-            }
-
-            var (status, json) = Dispatch(ctx.Request, body);
-            var bytes = Encoding.UTF8.GetBytes(json);
-            ctx.Response.StatusCode = status;
-            ctx.Response.ContentType = "application/x-amz-json-1.1";
-            ctx.Response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
-            ctx.Response.ContentLength64 = bytes.Length;
-            await ctx.Response.OutputStream.WriteAsync(bytes).ConfigureAwait(false);
-            ctx.Response.Close();
-        }
-        catch (Exception)
-        {
-            try
-            {
-                ctx.Response.Abort();
-            }
-            catch (Exception)
-            {
-                // Client went away.
-            }
-        }
+        var (status, json) = Dispatch(request);
+        return new FakeHttpResponse(status, "application/x-amz-json-1.1", Encoding.UTF8.GetBytes(json), new Dictionary<string, string> { ["x-amzn-RequestId"] = Guid.NewGuid().ToString() });
     }
 
     private static (int, string) Error(int status, string type, string message) =>
         (status, new JsonObject { ["__type"] = "com.amazonaws.ssm#" + type, ["message"] = message }.ToJsonString());
 
-    private (int, string) Dispatch(HttpListenerRequest req, byte[] body)
+    private (int, string) Dispatch(FakeHttpRequest req)
     {
-        var target = req.Headers["X-Amz-Target"] ?? string.Empty;
+        var body = req.Body;
+        var target = req.Header("X-Amz-Target") ?? string.Empty;
         var op = target.StartsWith("AmazonSSM.", StringComparison.Ordinal) ? target.Substring("AmazonSSM.".Length) : target;
         _calls.AddOrUpdate(op, 1, (_, n) => n + 1);
         var text = Encoding.UTF8.GetString(body);
-        _log.Enqueue(new FakeRequestRecord(op, text, req.Headers["Authorization"], req.Headers["X-Amz-Date"], req.ContentType));
+        var contentType = req.Header("Content-Type");
+        _log.Enqueue(new FakeRequestRecord(op, text, req.Header("Authorization"), req.Header("X-Amz-Date"), contentType));
 
-        if (req.HttpMethod != "POST" || req.Url?.AbsolutePath != "/")
+        if (req.Method != "POST" || req.Path != "/")
         {
             return Error(404, "UnknownOperationException", "Only POST / is served.");
         }
 
-        if (!(req.ContentType ?? string.Empty).StartsWith("application/x-amz-json-1.1", StringComparison.Ordinal))
+        if (!(contentType ?? string.Empty).StartsWith("application/x-amz-json-1.1", StringComparison.Ordinal))
         {
-            return Error(400, "SerializationException", "Content-Type must be application/x-amz-json-1.1, got '" + req.ContentType + "'.");
+            return Error(400, "SerializationException", "Content-Type must be application/x-amz-json-1.1, got '" + contentType + "'.");
         }
 
         var authError = CheckSignature(req, body);
@@ -254,6 +178,11 @@ public sealed class FakeSsmServer : IDisposable
         if (!ops.Contains(op))
         {
             return Error(400, "UnknownOperationException", "Unknown operation " + target);
+        }
+
+        if (op == "SendCommand" && Interlocked.Increment(ref _sends) <= Options.FailFirstSends)
+        {
+            return Error(503, "ServiceUnavailable", "Service is unavailable (injected).");
         }
 
         if (Throttle())
@@ -313,10 +242,10 @@ public sealed class FakeSsmServer : IDisposable
         }
     }
 
-    private (int, string)? CheckSignature(HttpListenerRequest req, byte[] body)
+    private (int, string)? CheckSignature(FakeHttpRequest req, byte[] body)
     {
-        var auth = req.Headers["Authorization"];
-        var amzDate = req.Headers["X-Amz-Date"];
+        var auth = req.Header("Authorization");
+        var amzDate = req.Header("X-Amz-Date");
         if (string.IsNullOrEmpty(auth))
         {
             return Error(400, "MissingAuthenticationTokenException", "Missing Authentication Token");
@@ -352,10 +281,10 @@ public sealed class FakeSsmServer : IDisposable
         if (Options.SecretKeys.TryGetValue(m.Groups["ak"].Value, out var secret))
         {
             var canonical = new StringBuilder();
-            canonical.Append(req.HttpMethod).Append('\n').Append(req.Url!.AbsolutePath).Append('\n').Append(req.Url.Query.TrimStart('?')).Append('\n');
+            canonical.Append(req.Method).Append('\n').Append(req.Path).Append('\n').Append(req.Query).Append('\n');
             foreach (var h in signed)
             {
-                var v = h == "host" ? req.Headers["Host"] ?? req.Url.Authority : req.Headers[h] ?? string.Empty;
+                var v = req.Header(h) ?? string.Empty;
                 canonical.Append(h).Append(':').Append(Regex.Replace(v.Trim(), "\\s+", " ")).Append('\n');
             }
 
@@ -471,6 +400,7 @@ public sealed class FakeSsmServer : IDisposable
         lock (_gate)
         {
             _commands.Add(cmd);
+            _commandsById[cmd.Id] = cmd;
         }
 
         _ = Task.Run(() => RunCommandAsync(cmd));
@@ -545,9 +475,10 @@ public sealed class FakeSsmServer : IDisposable
                 stop = cmd.Cancelled || cmd.ErrorCount > cmd.MaxErrors;
                 if (stop && inv.Status == "Pending")
                 {
-                    // SSM stops sending to further targets once errors exceed MaxErrors (or after CancelCommand).
+                    // SSM stops sending to further targets once errors exceed MaxErrors ("Terminated": cancelled by the
+                    // system), or after CancelCommand ("Cancelled").
                     inv.Status = "Cancelled";
-                    inv.StatusDetails = "Cancelled";
+                    inv.StatusDetails = cmd.Cancelled ? "Cancelled" : "Terminated";
                     inv.End = DateTimeOffset.UtcNow;
                 }
             }
@@ -586,6 +517,12 @@ public sealed class FakeSsmServer : IDisposable
                 return;
             }
 
+            if (node.StaysPending)
+            {
+                // The service never moves it on, not even after the delivery timeout.
+                await Task.Delay(Timeout.Infinite, inv.Cancel.Token).ConfigureAwait(false);
+            }
+
             if (node.NeverDelivered)
             {
                 await Task.Delay(TimeSpan.FromSeconds(cmd.TimeoutSeconds * Options.TimeoutScale), inv.Cancel.Token).ConfigureAwait(false);
@@ -603,6 +540,12 @@ public sealed class FakeSsmServer : IDisposable
                 inv.Status = "InProgress";
                 inv.StatusDetails = "InProgress";
                 inv.Start = DateTimeOffset.UtcNow;
+            }
+
+            if (node.AgentDiesMidCommand)
+            {
+                // The agent started the script, then died: nothing reports a final status, ever.
+                await Task.Delay(Timeout.Infinite, inv.Cancel.Token).ConfigureAwait(false);
             }
 
             using var exec = CancellationTokenSource.CreateLinkedTokenSource(inv.Cancel.Token);
@@ -673,12 +616,12 @@ public sealed class FakeSsmServer : IDisposable
         List<(FakeCommand c, FakeInvocation i)> all;
         lock (_gate)
         {
-            if (commandId is not null && _commands.All(c => c.Id != commandId))
+            if (commandId is not null && !_commandsById.ContainsKey(commandId))
             {
                 throw new FakeSsmError("InvalidCommandId", string.Empty);
             }
 
-            all = _commands.Where(c => commandId is null || c.Id == commandId)
+            all = (commandId is null ? _commands : new List<FakeCommand> { _commandsById[commandId] })
                 .SelectMany(c => c.InstanceIds.Select(id => (c, c.Invocations[id])))
                 .Where(x => x.Item2.VisibleAt <= now && (instanceId is null || x.Item2.InstanceId == instanceId))
                 .ToList();
@@ -706,7 +649,7 @@ public sealed class FakeSsmServer : IDisposable
         var plugin = (string?)input["PluginName"];
         lock (_gate)
         {
-            var cmd = _commands.FirstOrDefault(c => c.Id == commandId);
+            var cmd = _commandsById.TryGetValue(commandId, out var found) ? found : null;
             if (cmd is null || !cmd.Invocations.TryGetValue(instanceId, out var inv) || inv.VisibleAt > DateTime.UtcNow)
             {
                 throw new FakeSsmError("InvocationDoesNotExist", string.Empty);
@@ -756,7 +699,7 @@ public sealed class FakeSsmServer : IDisposable
         var only = (input["InstanceIds"] as JsonArray)?.Select(x => (string)x!).ToHashSet(StringComparer.Ordinal);
         lock (_gate)
         {
-            var cmd = _commands.FirstOrDefault(c => c.Id == commandId) ?? throw new FakeSsmError("InvalidCommandId", string.Empty);
+            var cmd = _commandsById.TryGetValue(commandId, out var found) ? found : throw new FakeSsmError("InvalidCommandId", string.Empty);
             if (only is null)
             {
                 cmd.Cancelled = true;
@@ -782,7 +725,6 @@ public sealed class FakeSsmServer : IDisposable
 
     private JsonObject DescribeInstanceInformation(JsonObject input)
     {
-        IEnumerable<FakeNode> nodes = _nodes.Values.OrderBy(n => n.InstanceId, StringComparer.Ordinal);
         var filters = new List<(string key, List<string> values)>();
         foreach (var f in (input["InstanceInformationFilterList"] as JsonArray)?.OfType<JsonObject>() ?? Enumerable.Empty<JsonObject>())
         {
@@ -794,6 +736,10 @@ public sealed class FakeSsmServer : IDisposable
             filters.Add(((string)f["Key"]!, f["Values"]!.AsArray().Select(v => (string)v!).ToList()));
         }
 
+        // An InstanceIds filter is a lookup, not a scan (fleets of 10,000 nodes page through it 50 at a time).
+        var byIds = filters.Where(f => f.key == "InstanceIds").Select(f => f.values).FirstOrDefault();
+        IEnumerable<FakeNode> nodes = byIds is null ? _nodes.Values : byIds.Distinct(StringComparer.Ordinal).Where(_nodes.ContainsKey).Select(id => _nodes[id]);
+        nodes = nodes.OrderBy(n => n.InstanceId, StringComparer.Ordinal);
         foreach (var (key, values) in filters)
         {
             nodes = key switch
@@ -847,13 +793,26 @@ public sealed class FakeSsmServer : IDisposable
         var max = (int?)input["MaxResults"] ?? 50;
         lock (_gate)
         {
-            if (commandId is not null && _commands.All(c => c.Id != commandId))
+            if (commandId is not null && !_commandsById.ContainsKey(commandId))
             {
                 throw new FakeSsmError("InvalidCommandId", string.Empty);
             }
 
-            var list = _commands.Where(c => (commandId is null || c.Id == commandId) && (instanceId is null || c.InstanceIds.Contains(instanceId)))
-                .OrderByDescending(c => c.Requested).ToList();
+            IEnumerable<FakeCommand> matching = _commands.Where(c => (commandId is null || c.Id == commandId) && (instanceId is null || c.InstanceIds.Contains(instanceId)));
+            foreach (var f in (input["Filters"] as JsonArray)?.OfType<JsonObject>() ?? Enumerable.Empty<JsonObject>())
+            {
+                var value = (string)f["value"]!;
+                matching = (string)f["key"]! switch
+                {
+                    "InvokedAfter" => matching.Where(c => c.Requested >= ParseFilterTime(value)),
+                    "InvokedBefore" => matching.Where(c => c.Requested <= ParseFilterTime(value)),
+                    "DocumentName" => matching.Where(c => c.Document == value),
+                    "Status" => matching.Where(c => (string)CommandJson(c)["Status"]! == value),
+                    _ => throw new FakeSsmError("InvalidFilterKey", "Filter key " + (string)f["key"]! + " is not supported by this fake."),
+                };
+            }
+
+            var list = matching.OrderByDescending(c => c.Requested).ToList();
             var (start, next) = Page(input, list.Count, max, "lc");
             var arr = new JsonArray();
             foreach (var c in list.Skip(start).Take(max))
@@ -870,6 +829,11 @@ public sealed class FakeSsmServer : IDisposable
             return result;
         }
     }
+
+    private static DateTimeOffset ParseFilterTime(string value) =>
+        DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t)
+            ? t
+            : throw new FakeSsmError("InvalidFilterValue", "'" + value + "' is not an ISO-8601 date and time.");
 
     /// <summary>Opaque tokens bound to the query, like SSM's (a token from another query is InvalidNextToken).</summary>
     private static (int start, string? next) Page(JsonObject input, int count, int max, string scope)
@@ -1029,20 +993,7 @@ public sealed class FakeSsmServer : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        try
-        {
-            _listener.Stop();
-            _listener.Close();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        catch (HttpListenerException)
-        {
-            // Managed HttpListener re-binds its endpoint while it closes; another listener on the port makes that
-            // throw "Address already in use". The listener is closed either way.
-        }
-
+        _http.Dispose();
         lock (_gate)
         {
             foreach (var inv in _commands.SelectMany(c => c.Invocations.Values))

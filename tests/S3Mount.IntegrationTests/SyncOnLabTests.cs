@@ -130,6 +130,10 @@ public sealed class SyncOnLabTests
                 var s = Assert.Single(listed.Items, x => x.Name == spec.UnitName);
                 Assert.Equal((spec, MountHealth.Healthy, true), (s.Spec, s.Health, s.Enabled));
                 Assert.Equal(UnitRenderer.Render(spec), await node.ReadFileAsync("/etc/systemd/system/" + spec.UnitName, Ct));
+
+                // Each mapped mount is watched by its health check, as after New-S3MountService.
+                Assert.Equal((spec.HealthCheckIntervalSeconds, "active"), (s.HealthCheckIntervalSeconds, s.HealthCheckState));
+                Assert.Equal(HealthUnits.RenderTimer(spec), await node.ReadFileAsync($"/etc/systemd/system/{HealthUnits.NameFor(spec.UnitName)}.timer", Ct));
             }
         }
 
@@ -147,6 +151,8 @@ public sealed class SyncOnLabTests
         var pruned = await SyncAsync(fake, new SyncRequest(Map) { Apply = true, Prune = true, WaitSeconds = 30 }, ids);
         Assert.Equal(new[] { "0 remove True", "1 none False", "2 none False", "3 none False", "4 keep False" }, Done(pruned[n3.Id]));
         Assert.Equal("absent", await n3.Node.ShAsync($"test -e /etc/systemd/system/{Extra.UnitName} && echo present || echo absent", Ct));
+        var extraCheck = HealthUnits.NameFor(Extra.UnitName);
+        Assert.Equal("absent inactive", await n3.Node.ShAsync($"{{ test -e /etc/systemd/system/{extraCheck}.timer && echo present || echo absent; }} | tr '\\n' ' '; systemctl is-active {extraCheck}.timer || true", Ct));
         Assert.Null(await LabTestHelpers.FindMountAsync(n3.Node, "/mnt/map/extra"));
         Assert.Equal(recipeHash, await n3.Node.ShAsync("sha256sum /etc/systemd/system/" + recipeName, Ct));
         Assert.Equal(converged[n1.Id], (await Snapshots())[n1.Id]);

@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Amazon.SimpleSystemsManagement.Model;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Fleet;
 using S3Mount.Engine.Scripts;
@@ -44,9 +45,9 @@ internal sealed class LaggingClient : ISsmClient
 
     public int Thrown;
 
-    public Task<SsmCommand> SendCommandAsync(SendCommandRequest r, CancellationToken ct) => _inner.SendCommandAsync(r, ct);
+    public Task<Command> SendCommandAsync(SendCommandRequest r, CancellationToken ct) => _inner.SendCommandAsync(r, ct);
 
-    public Task<ListCommandInvocationsResponse> ListCommandInvocationsAsync(ListCommandInvocationsRequest r, CancellationToken ct) => _inner.ListCommandInvocationsAsync(r, ct);
+    public IAsyncEnumerable<ListCommandInvocationsResponse> ListCommandInvocationsAsync(ListCommandInvocationsRequest r, CancellationToken ct) => _inner.ListCommandInvocationsAsync(r, ct);
 
     public Task<GetCommandInvocationResponse> GetCommandInvocationAsync(GetCommandInvocationRequest r, CancellationToken ct)
     {
@@ -61,9 +62,9 @@ internal sealed class LaggingClient : ISsmClient
 
     public Task CancelCommandAsync(CancelCommandRequest r, CancellationToken ct) => _inner.CancelCommandAsync(r, ct);
 
-    public Task<DescribeInstanceInformationResponse> DescribeInstanceInformationAsync(DescribeInstanceInformationRequest r, CancellationToken ct) => _inner.DescribeInstanceInformationAsync(r, ct);
+    public IAsyncEnumerable<DescribeInstanceInformationResponse> DescribeInstanceInformationAsync(DescribeInstanceInformationRequest r, CancellationToken ct) => _inner.DescribeInstanceInformationAsync(r, ct);
 
-    public Task<ListCommandsResponse> ListCommandsAsync(ListCommandsRequest r, CancellationToken ct) => _inner.ListCommandsAsync(r, ct);
+    public IAsyncEnumerable<ListCommandsResponse> ListCommandsAsync(ListCommandsRequest r, CancellationToken ct) => _inner.ListCommandsAsync(r, ct);
 }
 
 public class FleetTests
@@ -72,6 +73,10 @@ public class FleetTests
     {
         PollInterval = TimeSpan.FromMilliseconds(20),
         MaxPollInterval = TimeSpan.FromMilliseconds(60),
+        MinPollInterval = TimeSpan.FromMilliseconds(5),
+        ResultLatency = TimeSpan.FromMilliseconds(50),
+        ThrottleBackoff = TimeSpan.FromMilliseconds(20),
+        ProgressInterval = TimeSpan.Zero,
     };
 
     private static List<string> Ids(int n, int from = 0) => Enumerable.Range(from, n).Select(Ssm.Id).ToList();
@@ -418,5 +423,119 @@ public class FleetTests
         Assert.Throws<S3MountException>(() => runner.Start(new FleetRunRequest { Script = "x", InstanceIds = Ids(1), DeliveryTimeoutSeconds = 10 }, o => o, default));
         Assert.Throws<S3MountException>(() => runner.Start(new FleetRunRequest { Script = "x", InstanceIds = Ids(1), Comment = new string('c', 101) }, o => o, default));
         Assert.Throws<S3MountException>(() => runner.Start(new FleetRunRequest { Script = "x", Targets = Enumerable.Range(0, 6).Select(i => new SsmTarget("tag:a", new[] { "b" })).ToList() }, o => o, default));
+    }
+}
+
+/// <summary>The planner, poller and fetcher of the split engine, each by what it promises.</summary>
+public class FleetEngineTests
+{
+    private static List<string> Ids(int n, int from = 0) => Enumerable.Range(from, n).Select(Ssm.Id).ToList();
+
+    [Fact]
+    public async Task SeveralRequestsRunAsOneFleetWithOnePreflightAndOneQueue()
+    {
+        using var fake = new FakeSsmServer();
+        foreach (var id in Ids(80))
+        {
+            fake.AddInstance(id, new SimulatedInstance { Latency = TimeSpan.FromMilliseconds(5), Stdout = script => "S3MOUNT-RESULT 1\nok " + (script.Contains("Zmlyc3Q", StringComparison.Ordinal) ? "first" : "second") + "\nS3MOUNT-END\n" });
+        }
+
+        using var client = Ssm.Client(fake.Endpoint);
+        var runner = new FleetRunner(client, null, FleetTests.FastOptions());
+        var run = runner.Start(new[]
+        {
+            new FleetRunRequest { Script = "first", InstanceIds = Ids(60) },
+            new FleetRunRequest { Script = "second", InstanceIds = Ids(60, 20) },
+        }, o => o.RequestIndex + ":" + o.Block.First("ok")![0], CancellationToken.None);
+        var results = run.GetConsumingEnumerable().Where(e => e.Result is not null).Select(e => e.Result!).ToList();
+        var summary = await run.Completion;
+
+        Assert.Equal(120, results.Count);
+        Assert.Equal(60, results.Count(r => r.RequestIndex == 0 && r.Value == "0:first"));
+        Assert.Equal(60, results.Count(r => r.RequestIndex == 1 && r.Value == "1:second"));
+        Assert.Equal(120, results.Select(r => r.RequestIndex + r.InstanceId).Distinct().Count());
+        Assert.Equal(2, fake.Calls["DescribeInstanceInformation"]); // 80 distinct instances: two pages, not one per request
+        Assert.Equal(4, fake.Calls["SendCommand"]);
+        Assert.Equal(120, summary.Succeeded);
+        Assert.Equal(120, summary.NodesTotal);
+    }
+
+    [Fact]
+    public void RequestsOfOneRunMustShareTheirLimits()
+    {
+        var runner = new FleetRunner(new LaggingClient(null!, 0));
+        var e = Assert.Throws<S3MountException>(() => runner.Start(new[]
+        {
+            new FleetRunRequest { Script = "a", InstanceIds = Ids(1), MaxErrors = "1" },
+            new FleetRunRequest { Script = "b", InstanceIds = Ids(1), MaxErrors = "2" },
+        }, o => o, default));
+        Assert.Equal(SsmErrorIds.SsmRequestInvalid, e.ErrorId);
+    }
+
+    [Fact]
+    public async Task ManyCommandsArePolledWithOneSweepAndFetchedOnceEach()
+    {
+        using var fake = new FakeSsmServer();
+        foreach (var id in Ids(250))
+        {
+            fake.AddInstance(id, new SimulatedInstance { Latency = TimeSpan.FromMilliseconds(300) });
+        }
+
+        using var client = Ssm.Client(fake.Endpoint);
+        var options = new FleetRunnerOptions { PollInterval = TimeSpan.FromMilliseconds(100), MinPollInterval = TimeSpan.FromMilliseconds(20), ResultLatency = TimeSpan.FromSeconds(30) };
+        var results = new List<FleetNodeResult<string>>();
+        var summary = await new FleetRunner(client, null, options).RunAsync(new FleetRunRequest { Script = "x", InstanceIds = Ids(250) }, o => o.Stdout,
+            new DelegateFleetSink<string>(r => { lock (results) { results.Add(r); } }), CancellationToken.None);
+
+        Assert.Equal(250, results.Count(r => r.IsSuccess));
+        Assert.Equal(5, fake.Calls["SendCommand"]);
+        Assert.Equal(5, fake.Calls["ListCommandInvocations"]); // each command fetched once, when all its nodes finished
+        Assert.True(fake.Calls["ListCommands"] >= 1);
+        Assert.Equal(fake.TotalCalls, summary.ApiCalls);
+    }
+
+    [Fact]
+    public async Task NodesSsmNeverMovesOnGetTheirOwnErrorAtTheDeadlineAndAreCancelled()
+    {
+        using var fake = new FakeSsmServer();
+        fake.AddNode(new FakeNode(Ssm.Id(1), new SimulatedInstance()) { StaysPending = true });
+        fake.AddNode(new FakeNode(Ssm.Id(2), new SimulatedInstance()) { AgentDiesMidCommand = true });
+        fake.AddNode(new FakeNode(Ssm.Id(3), new SimulatedInstance()));
+        using var client = Ssm.Client(fake.Endpoint);
+        // Deadline = delivery (30 s) + execution (1 s) + grace: a grace of -29 s brings it to 2 s for the test.
+        var options = new FleetRunnerOptions { PollInterval = TimeSpan.FromMilliseconds(50), StatusGrace = TimeSpan.FromSeconds(-29) };
+        var results = new List<FleetNodeResult<string>>();
+        var sw = Stopwatch.StartNew();
+        await new FleetRunner(client, null, options).RunAsync(new FleetRunRequest { Script = "x", InstanceIds = Ids(3, 1), DeliveryTimeoutSeconds = 30, ExecutionTimeoutSeconds = 1 },
+            o => o.Stdout, new DelegateFleetSink<string>(r => { lock (results) { results.Add(r); } }), CancellationToken.None);
+
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(15), sw.Elapsed.ToString());
+        var by = results.ToDictionary(r => r.InstanceId);
+        Assert.Equal(3, by.Count);
+        Assert.Equal(SsmErrorIds.SsmDeliveryTimedOut, by[Ssm.Id(1)].ErrorId);
+        Assert.Equal(SsmErrorIds.SsmCommandTimedOut, by[Ssm.Id(2)].ErrorId);
+        Assert.Contains("agent stopped reporting", by[Ssm.Id(2)].ErrorMessage);
+        Assert.True(by[Ssm.Id(3)].IsSuccess);
+        Assert.True(fake.Calls["CancelCommand"] >= 1);
+        await fake.WaitIdleAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, fake.Requests.Count(r => r.Operation == "CancelCommand" && !r.Body.Contains(Ssm.Id(1), StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task ThrottledCriticalCallsAreRetriedByTheFleetAndPollsAreNot()
+    {
+        using var fake = new FakeSsmServer(new FakeSsmOptions { ThrottlePercent = 50 });
+        foreach (var id in Ids(100))
+        {
+            fake.AddInstance(id, new SimulatedInstance { Latency = TimeSpan.FromMilliseconds(20) });
+        }
+
+        using var client = Ssm.Client(fake.Endpoint);
+        var results = new List<FleetNodeResult<string>>();
+        var summary = await new FleetRunner(client, null, FleetTests.FastOptions()).RunAsync(new FleetRunRequest { Script = "x", InstanceIds = Ids(100) }, o => o.Stdout,
+            new DelegateFleetSink<string>(r => { lock (results) { results.Add(r); } }), CancellationToken.None);
+        Assert.Equal(100, results.Count(r => r.IsSuccess));
+        Assert.True(summary.ThrottledCalls > 0);
+        Assert.Equal(fake.ThrottledCalls, summary.ThrottledCalls); // every throttled call was the runner's own attempt: the SDK retried none
     }
 }

@@ -1,11 +1,6 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
-using System.IO;
 using System.Linq;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using S3Mount.Engine.Fleet;
@@ -14,75 +9,6 @@ using S3Mount.Engine.Ssm;
 using S3Mount.FakeSsm;
 
 namespace S3Mount.Ssm.Tests;
-
-/// <summary>A minimal path-style S3 (PUT/GET object) so the real AWSSDK.S3 code paths run without a network.</summary>
-internal sealed class MiniS3 : IDisposable
-{
-    private readonly HttpListener _listener = new();
-
-    public MiniS3()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        Endpoint = new Uri("http://127.0.0.1:" + port + "/");
-        _listener.Prefixes.Add(Endpoint.ToString());
-        _listener.Start();
-        _ = Task.Run(LoopAsync);
-    }
-
-    public Uri Endpoint { get; }
-
-    public ConcurrentDictionary<string, byte[]> Objects { get; } = new();
-
-    public ConcurrentQueue<string> Log { get; } = new();
-
-    private async Task LoopAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext ctx;
-            try
-            {
-                ctx = await _listener.GetContextAsync();
-            }
-            catch (Exception)
-            {
-                return;
-            }
-
-            var path = Uri.UnescapeDataString(ctx.Request.Url!.AbsolutePath.TrimStart('/'));
-            Log.Enqueue(ctx.Request.HttpMethod + " " + path + " auth=" + (ctx.Request.Headers["Authorization"] ?? "none"));
-            if (ctx.Request.HttpMethod == "PUT")
-            {
-                using var ms = new MemoryStream();
-                await ctx.Request.InputStream.CopyToAsync(ms);
-                Objects[path] = ms.ToArray();
-                ctx.Response.Headers["ETag"] = "\"x\"";
-                ctx.Response.StatusCode = 200;
-            }
-            else if (ctx.Request.HttpMethod == "GET" && Objects.TryGetValue(path, out var data))
-            {
-                ctx.Response.StatusCode = 200;
-                ctx.Response.ContentType = "application/octet-stream";
-                ctx.Response.ContentLength64 = data.Length;
-                await ctx.Response.OutputStream.WriteAsync(data);
-            }
-            else
-            {
-                var body = Encoding.UTF8.GetBytes("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>" + path + "</Key></Error>");
-                ctx.Response.StatusCode = 404;
-                ctx.Response.ContentType = "application/xml";
-                await ctx.Response.OutputStream.WriteAsync(body);
-            }
-
-            ctx.Response.Close();
-        }
-    }
-
-    public void Dispose() => _listener.Close();
-}
 
 public class S3OutputTests
 {
@@ -96,7 +22,7 @@ public class S3OutputTests
     [Fact]
     public async Task FullOutputIsReadBackFromS3WithAwsSdkS3()
     {
-        using var s3 = new MiniS3();
+        using var s3 = new FakeS3Server();
         using var store = new S3ClientOutputStore(s3.Endpoint);
         using var fake = new FakeSsmServer(new FakeSsmOptions { OutputStore = store });
         fake.AddInstance(Ssm.Id(1), new SimulatedInstance { PaddingBeforeResult = 40_000, Stderr = "warning: big\n" });

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text.Json.Nodes;
 using System.Threading;
 using System.Threading.Tasks;
+using Amazon.SimpleSystemsManagement.Model;
 using S3Mount.Engine.Fleet;
 using S3Mount.Engine.Ssm;
 using S3Mount.FakeSsm;
@@ -46,64 +47,72 @@ public class SchemaRequestTests
     public static IEnumerable<object?[]> SendVariants()
     {
         var ids = Enumerable.Range(1, 50).Select(Ssm.Id).ToList();
-        yield return new object?[] { new SendCommandRequest { InstanceIds = ids.Take(1).ToList(), Parameters = P("echo hi") } };
-        yield return new object?[] { new SendCommandRequest { InstanceIds = ids, Parameters = P("echo hi"), MaxConcurrency = "50", MaxErrors = "0" } };
-        yield return new object?[] { new SendCommandRequest { InstanceIds = ids, Parameters = P("x"), MaxConcurrency = "10%", MaxErrors = "100%", TimeoutSeconds = 30 } };
-        yield return new object?[] { new SendCommandRequest { InstanceIds = ids, Parameters = P("x"), TimeoutSeconds = 2592000, Comment = new string('c', 100), OutputS3BucketName = "my-bucket", OutputS3KeyPrefix = "ssm/out", OutputS3Region = "eu-west-1" } };
-        yield return new object?[] { new SendCommandRequest { Targets = new[] { new SsmTarget("tag:Role", new[] { "web", "api" }), new SsmTarget("tag-key", new[] { "Env" }), new SsmTarget("InstanceIds", ids), new SsmTarget("resource-groups:Name", new[] { "g" }), new SsmTarget("tag:Name", new[] { "n" }) }, Parameters = P("x"), MaxConcurrency = "100%", MaxErrors = "5" } };
-        yield return new object?[] { new SendCommandRequest { InstanceIds = ids.Take(3).ToList(), DocumentVersion = "$LATEST", Parameters = new Dictionary<string, IReadOnlyList<string>> { ["commands"] = ScriptEncoding.ToCommands("echo 'quoted' \"x\"\n"), ["executionTimeout"] = new[] { "172800" }, ["workingDirectory"] = new[] { "/tmp" } } } };
+        yield return new object?[] { new SendCommandRequest { DocumentName = FleetRunner.DocumentName, InstanceIds = ids.Take(1).ToList(), Parameters = P("echo hi") } };
+        yield return new object?[] { new SendCommandRequest { DocumentName = FleetRunner.DocumentName, InstanceIds = ids, Parameters = P("echo hi"), MaxConcurrency = "50", MaxErrors = "0" } };
+        yield return new object?[] { new SendCommandRequest { DocumentName = FleetRunner.DocumentName, InstanceIds = ids, Parameters = P("x"), MaxConcurrency = "10%", MaxErrors = "100%", TimeoutSeconds = 30 } };
+        yield return new object?[] { new SendCommandRequest { DocumentName = FleetRunner.DocumentName, InstanceIds = ids, Parameters = P("x"), TimeoutSeconds = 2592000, Comment = new string('c', 100), OutputS3BucketName = "my-bucket", OutputS3KeyPrefix = "ssm/out", OutputS3Region = "eu-west-1" } };
+        yield return new object?[] { new SendCommandRequest { DocumentName = FleetRunner.DocumentName, Targets = new List<Target> { T("tag:Role", "web", "api"), T("tag-key", "Env"), new() { Key = "InstanceIds", Values = ids }, T("resource-groups:Name", "g"), T("tag:Name", "n") }, Parameters = P("x"), MaxConcurrency = "100%", MaxErrors = "5" } };
+        yield return new object?[] { new SendCommandRequest { DocumentName = FleetRunner.DocumentName, InstanceIds = ids.Take(3).ToList(), DocumentVersion = "$LATEST", Parameters = new Dictionary<string, List<string>> { ["commands"] = ScriptEncoding.ToCommands("echo 'quoted' \"x\"\n").ToList(), ["executionTimeout"] = new() { "172800" }, ["workingDirectory"] = new() { "/tmp" } } } };
     }
 
-    private static IReadOnlyDictionary<string, IReadOnlyList<string>> P(string script) =>
-        new Dictionary<string, IReadOnlyList<string>> { ["commands"] = ScriptEncoding.ToCommands(script) };
+    private static Target T(string key, params string[] values) => new() { Key = key, Values = values.ToList() };
+
+    private static Dictionary<string, List<string>> P(string script) =>
+        new() { ["commands"] = ScriptEncoding.ToCommands(script).ToList() };
 
     [Theory]
     [MemberData(nameof(SendVariants))]
     public async Task SendCommandBodiesConform(SendCommandRequest request)
     {
-        var h = new RecordingHandler { Default = _ => (System.Net.HttpStatusCode.OK, "{\"Command\":{\"CommandId\":\"" + Guid.NewGuid() + "\"}}") };
-        using var c = Ssm.Client(h);
+        using var server = new ScriptedServer { Default = _ => (200, "{\"Command\":{\"CommandId\":\"" + Guid.NewGuid() + "\"}}") };
+        using var c = Ssm.Client(server.Endpoint);
         await c.SendCommandAsync(request, Ct);
-        AssertConforms("SendCommand", h);
+        AssertConforms("SendCommand", server);
+    }
+
+    private static async Task Drain<T>(IAsyncEnumerable<T> pages)
+    {
+        await foreach (var _ in pages)
+        {
+        }
     }
 
     [Fact]
     public async Task EveryOtherOperationAndOptionConforms()
     {
-        var h = new RecordingHandler();
-        using var c = Ssm.Client(h);
+        using var server = new ScriptedServer();
+        using var c = Ssm.Client(server.Endpoint);
         var cid = Guid.NewGuid().ToString();
-        var filters = new[]
+        List<CommandFilter> Filters() => new()
         {
-            new SsmCommandFilter("InvokedAfter", "2024-01-01T00:00:00Z"), new SsmCommandFilter("InvokedBefore", "2030-01-01T00:00:00Z"),
-            new SsmCommandFilter("Status", "InProgress"), new SsmCommandFilter("ExecutionStage", "Executing"), new SsmCommandFilter("DocumentName", "AWS-RunShellScript"),
+            new() { Key = "InvokedAfter", Value = "2024-01-01T00:00:00Z" }, new() { Key = "InvokedBefore", Value = "2030-01-01T00:00:00Z" },
+            new() { Key = "Status", Value = "InProgress" }, new() { Key = "ExecutionStage", Value = "Executing" }, new() { Key = "DocumentName", Value = "AWS-RunShellScript" },
         };
-        await c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest { CommandId = cid, Details = true, MaxResults = 50 }, Ct);
-        await c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest { CommandId = cid, MaxResults = 1, NextToken = "abc" }, Ct);
-        await c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest { InstanceId = Ssm.Id(1), Filters = filters }, Ct);
-        await c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest(), Ct);
+        await Drain(c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest { CommandId = cid, Details = true, MaxResults = 50 }, Ct));
+        await Drain(c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest { CommandId = cid, MaxResults = 1, NextToken = "abc" }, Ct));
+        await Drain(c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest { InstanceId = Ssm.Id(1), Filters = Filters() }, Ct));
+        await Drain(c.ListCommandInvocationsAsync(new ListCommandInvocationsRequest(), Ct));
         await c.GetCommandInvocationAsync(new GetCommandInvocationRequest { CommandId = cid, InstanceId = Ssm.Id(2) }, Ct);
         await c.GetCommandInvocationAsync(new GetCommandInvocationRequest { CommandId = cid, InstanceId = "mi-0123456789abcdef0", PluginName = "aws:runShellScript" }, Ct);
         await c.CancelCommandAsync(new CancelCommandRequest { CommandId = cid }, Ct);
         await c.CancelCommandAsync(new CancelCommandRequest { CommandId = cid, InstanceIds = Enumerable.Range(1, 50).Select(Ssm.Id).ToList() }, Ct);
-        await c.DescribeInstanceInformationAsync(new DescribeInstanceInformationRequest(), Ct);
-        await c.DescribeInstanceInformationAsync(new DescribeInstanceInformationRequest { Filters = new[] { new SsmInstanceInformationStringFilter("InstanceIds", Enumerable.Range(1, 50).Select(Ssm.Id).ToList()), new SsmInstanceInformationStringFilter("tag:Role", new[] { "web" }) }, MaxResults = 50, NextToken = "t" }, Ct);
-        await c.DescribeInstanceInformationAsync(new DescribeInstanceInformationRequest { InstanceInformationFilterList = new[] { new SsmInstanceInformationFilter("InstanceIds", new[] { Ssm.Id(1) }), new SsmInstanceInformationFilter("PingStatus", new[] { "Online" }), new SsmInstanceInformationFilter("PlatformTypes", new[] { "Linux" }) }, MaxResults = 5 }, Ct);
-        await c.ListCommandsAsync(new ListCommandsRequest(), Ct);
-        await c.ListCommandsAsync(new ListCommandsRequest { CommandId = cid, MaxResults = 50, NextToken = "n" }, Ct);
-        await c.ListCommandsAsync(new ListCommandsRequest { InstanceId = Ssm.Id(3), Filters = filters }, Ct);
-        Assert.Equal(14, h.Requests.Count);
-        foreach (var (target, body, req) in h.Requests)
+        await Drain(c.DescribeInstanceInformationAsync(new DescribeInstanceInformationRequest(), Ct));
+        await Drain(c.DescribeInstanceInformationAsync(new DescribeInstanceInformationRequest { Filters = new() { new() { Key = "InstanceIds", Values = Enumerable.Range(1, 50).Select(Ssm.Id).ToList() }, new() { Key = "tag:Role", Values = new() { "web" } } }, MaxResults = 50, NextToken = "t" }, Ct));
+        await Drain(c.DescribeInstanceInformationAsync(new DescribeInstanceInformationRequest { InstanceInformationFilterList = new() { new() { Key = "InstanceIds", ValueSet = new() { Ssm.Id(1) } }, new() { Key = "PingStatus", ValueSet = new() { "Online" } }, new() { Key = "PlatformTypes", ValueSet = new() { "Linux" } } }, MaxResults = 5 }, Ct));
+        await Drain(c.ListCommandsAsync(new ListCommandsRequest(), Ct));
+        await Drain(c.ListCommandsAsync(new ListCommandsRequest { CommandId = cid, MaxResults = 50, NextToken = "n" }, Ct));
+        await Drain(c.ListCommandsAsync(new ListCommandsRequest { InstanceId = Ssm.Id(3), Filters = Filters() }, Ct));
+        Assert.Equal(14, server.Requests.Count);
+        foreach (var req in server.Requests)
         {
-            var op = target.Substring("AmazonSSM.".Length);
-            Assert.Empty(SsmSchema.Default.ValidateInput(op, JsonNode.Parse(body)));
-            Assert.Equal("application/x-amz-json-1.1", req.Content!.Headers.ContentType!.ToString());
-            Assert.Equal(HttpMethodPost, req.Method.Method);
-            Assert.Equal("/", req.RequestUri!.AbsolutePath);
+            var op = req.Header("X-Amz-Target")!.Substring("AmazonSSM.".Length);
+            var errors = SsmSchema.Default.ValidateInput(op, JsonNode.Parse(req.Body));
+            Assert.True(errors.Count == 0, op + ": " + string.Join("\n", errors));
+            Assert.StartsWith("application/x-amz-json-1.1", req.Header("Content-Type"));
+            Assert.Equal("POST", req.Method);
+            Assert.Equal("/", req.Path);
         }
     }
-
-    private const string HttpMethodPost = "POST";
 
     [Fact]
     public async Task FleetRunnerRequestsConformForEveryOption()
@@ -135,12 +144,11 @@ public class SchemaRequestTests
         Assert.Contains(fake.Requests, r => r.Operation == "ListCommands");
     }
 
-    private static void AssertConforms(string operation, RecordingHandler h)
+    private static void AssertConforms(string operation, ScriptedServer server)
     {
-        Assert.Single(h.Requests);
-        var (target, body, _) = h.Requests.Single();
-        Assert.Equal("AmazonSSM." + operation, target);
-        var errors = SsmSchema.Default.ValidateInput(operation, JsonNode.Parse(body));
+        var req = Assert.Single(server.Requests);
+        Assert.Equal("AmazonSSM." + operation, req.Header("X-Amz-Target"));
+        var errors = SsmSchema.Default.ValidateInput(operation, JsonNode.Parse(req.Body));
         Assert.True(errors.Count == 0, string.Join("\n", errors));
     }
 }

@@ -1,38 +1,42 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
-using System.Linq;
-using System.Net;
-using System.Net.Http;
 using System.Text;
-using System.Threading;
 using System.Threading.Tasks;
 using S3Mount.Engine.Ssm;
+using S3Mount.FakeSsm;
 
 namespace S3Mount.Ssm.Tests;
 
-/// <summary>Records every request and answers from a queue (or a default), no network.</summary>
-internal sealed class RecordingHandler : HttpMessageHandler
+/// <summary>An HTTP server on 127.0.0.1 that records every request and answers from a queue (or a default): the SDK's real wire.</summary>
+internal sealed class ScriptedServer : IDisposable
 {
-    public ConcurrentQueue<(string Target, string Body, HttpRequestMessage Request)> Requests { get; } = new();
+    private readonly LoopbackHttpServer _http;
 
-    public Queue<(HttpStatusCode Status, string Body)> Answers { get; } = new();
+    public ScriptedServer() => _http = new LoopbackHttpServer(HandleAsync);
 
-    public Func<string, (HttpStatusCode, string)> Default { get; set; } = _ => (HttpStatusCode.OK, "{}");
+    public Uri Endpoint => _http.Endpoint;
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    public ConcurrentQueue<FakeHttpRequest> Requests { get; } = new();
+
+    public Queue<(int Status, string Body)> Answers { get; } = new();
+
+    public Func<FakeHttpRequest, (int Status, string Body)> Default { get; set; } = _ => (200, "{}");
+
+    private Task<FakeHttpResponse> HandleAsync(FakeHttpRequest request)
     {
-        var body = request.Content is null ? string.Empty : await request.Content.ReadAsStringAsync(cancellationToken);
-        var target = request.Headers.TryGetValues("X-Amz-Target", out var t) ? t.First() : string.Empty;
-        Requests.Enqueue((target, body, request));
-        (HttpStatusCode status, string text) answer;
+        Requests.Enqueue(request);
+        (int status, string body) answer;
         lock (Answers)
         {
-            answer = Answers.Count > 0 ? Answers.Dequeue() : Default(target);
+            answer = Answers.Count > 0 ? Answers.Dequeue() : Default(request);
         }
 
-        return new HttpResponseMessage(answer.status) { Content = new StringContent(answer.text, Encoding.UTF8, "application/x-amz-json-1.1") };
+        return Task.FromResult(new FakeHttpResponse(answer.status, "application/x-amz-json-1.1", Encoding.UTF8.GetBytes(answer.body),
+            new Dictionary<string, string> { ["x-amzn-RequestId"] = Guid.NewGuid().ToString() }));
     }
+
+    public void Dispose() => _http.Dispose();
 }
 
 internal static class Ssm
@@ -46,9 +50,5 @@ internal static class Ssm
     public static ResolvedAwsSettings Settings(Uri? endpoint = null) =>
         ResolvedAwsSettings.FromKeys(AccessKey, SecretKey, Region, endpoint);
 
-    public static SsmHttpClient Client(HttpMessageHandler handler, SsmRetryPolicy? retry = null, Action<string>? onRequest = null) =>
-        new(Settings(new Uri("https://ssm.test.invalid/")), new SsmClientOptions { Retry = retry ?? SsmRetryPolicy.NoDelay(), OnRequest = onRequest }, handler);
-
-    public static SsmHttpClient Client(Uri endpoint, SsmRetryPolicy? retry = null, Action<string>? onRequest = null) =>
-        new(Settings(endpoint), new SsmClientOptions { Retry = retry ?? SsmRetryPolicy.NoDelay(), OnRequest = onRequest });
+    public static SsmClient Client(Uri endpoint, SsmClientOptions? options = null) => new(Settings(endpoint), options);
 }

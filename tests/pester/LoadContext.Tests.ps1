@@ -8,7 +8,7 @@ Describe 'Beside another AWS SDK in one session' -Skip:(-not $IsLinux) {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'Shared.ps1')
         $fake = Start-FakeSsm -Nodes 2 -Offline 0
-        $fakeJson = [ordered]@{ Endpoint = $fake.Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey; Instances = $fake.Instances } |
+        $fakeJson = [ordered]@{ Endpoint = $fake.Endpoint; S3Endpoint = $fake.S3Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey; Instances = $fake.Instances } |
             ConvertTo-Json -Compress
         $probe = Join-Path $PSScriptRoot 'LoadContextProbe.ps1'
     }
@@ -51,6 +51,7 @@ Describe 'Beside another AWS SDK in one session' -Skip:(-not $IsLinux) {
         $r.ModuleContext | Should -Contain 'S3Mount.Engine'
         $r.ModuleContext | Should -Contain 'AWSSDK.Core'
         $r.ModuleContext | Should -Contain 'AWSSDK.S3'
+        $r.ModuleContext | Should -Contain 'AWSSDK.SimpleSystemsManagement'
     }
 
     It 'the install command carried a URL presigned with the other SDK''s credentials, and no key' {

@@ -48,8 +48,9 @@ $ssm = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region }
 $errors = @()
 
 # Create through -Credential, list through $StoredAWSCredentials, remove through -AccessKey/-SecretKey.
+# The bucket check signs its HeadBucket with the other SDK's credentials too (against the fake S3, as mount-s3 will address it).
 $created = @(New-S3MountService -InstanceId $fake.Instances -Bucket genomics-ref -Path $MountPath -ReadOnly @ssm `
-        -Credential $credential -Confirm:$false -WarningAction SilentlyContinue -ErrorVariable +errors -ErrorAction SilentlyContinue)
+        -S3EndpointUrl $fake.S3Endpoint.TrimEnd('/') -ForcePathStyle -Credential $credential -Confirm:$false -WarningAction SilentlyContinue -ErrorVariable +errors -ErrorAction SilentlyContinue)
 $report.Created = @($created | ForEach-Object InstanceId | Sort-Object)
 
 $StoredAWSCredentials = [Amazon.PowerShell.Common.AWSPSCredentials]::new($credential, 'other-sdk')

@@ -21,11 +21,14 @@ BeforeAll {
     $readmePath = Join-Path $RepoRoot 'README.md'
     # Kinds run by other files, and the file that runs each.
     $Runners = @{
-        node             = 'tests/pester/NodeTour.Tests.ps1'
-        fleet            = 'tests/pester/ReadmeFleet.Tests.ps1'
-        'map-file'       = 'tests/pester/ReadmeMap.Tests.ps1'
-        map              = 'tests/pester/ReadmeMap.Tests.ps1'
-        'map-transcript' = 'tests/pester/ReadmeMap.Tests.ps1'
+        node               = 'tests/pester/NodeTour.Tests.ps1'
+        fleet              = 'tests/pester/ReadmeFleet.Tests.ps1'
+        'map-file'         = 'tests/pester/ReadmeMap.Tests.ps1'
+        map                = 'tests/pester/ReadmeMap.Tests.ps1'
+        'map-transcript'   = 'tests/pester/ReadmeMap.Tests.ps1'
+        'bootstrap'        = 'tests/pester/ReadmeBootstrap.Tests.ps1'
+        'bootstrap-output' = 'tests/pester/ReadmeBootstrap.Tests.ps1'
+        'bootstrap-recipe' = 'tests/pester/ReadmeBootstrap.Tests.ps1'
     }
     $Here = 'main-job', 'image', 'setup', 'ci'
     $onPath = Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1

@@ -60,14 +60,14 @@ Describe 'The README fleet tour, verbatim, on three lab nodes behind the fake SS
         }
 
         # The fake SSM: the lab nodes tagged as ParallelCluster tags its instances, and another cluster's node.
-        $fake = Start-FakeSsm -Nodes 1 -Offline 0 -SandboxTag 'Cluster=pcluster-2' -LabNode @(
+        $fake = Start-FakeSsm -Nodes 1 -Offline 0 -Tag 'Cluster=pcluster-2' -LabNode @(
             $cluster | ForEach-Object { "$($_.Name),Cluster=pcluster-1,Name=pcluster-1-$($_.Name -replace '^pc1-'),parallelcluster:node-type=$($_.Role)" })
         $labIds = @($fake.LabNodes.instanceId)
         $neighbour = $fake.Instances[0]
         $ec2 = @(for ($i = 0; $i -lt $cluster.Count; $i++) {
                 $lab = $fake.LabNodes[$i]
                 @{ ReservationId = $cluster[$i].Reservation; InstanceId = $lab.instanceId; InstanceType = $cluster[$i].Type; PrivateIpAddress = $cluster[$i].Ip; Tags = $lab.tags }
-            }) + @{ ReservationId = 'r-0bbb00000000000b1'; InstanceId = $neighbour; InstanceType = 'c5.large'; PrivateIpAddress = '10.1.0.10'; Tags = $fake.SandboxTags }
+            }) + @{ ReservationId = 'r-0bbb00000000000b1'; InstanceId = $neighbour; InstanceType = 'c5.large'; PrivateIpAddress = '10.1.0.10'; Tags = $fake.Tags }
 
         $work = Join-Path ([System.IO.Path]::GetTempPath()) "s3mount-readmefleet-$PID"
         $null = New-Item -ItemType Directory -Force -Path $work

@@ -34,7 +34,7 @@ Describe 'The README mount-map tour' -Skip:(-not $IsLinux) {
     }
 
     It 'the fleet commands run as written on three nodes tagged Cluster=pcluster-1, and leave them equal to the map' {
-        $fake = Start-FakeSsm -Nodes 3 -Offline 0 -SandboxTag 'Cluster=pcluster-1'
+        $fake = Start-FakeSsm -Nodes 3 -Offline 0 -Tag 'Cluster=pcluster-1'
         try {
             $code = @($blocks | Where-Object Kind -EQ 'map')[0].Code
             $ids = "'" + ($fake.Instances -join "','") + "'"

@@ -276,7 +276,7 @@ foreach (`$id in @($ids)) { `$i = [Activator]::CreateInstance(`$ec2.GetType('Ama
 'target hashtable: ' + (@(Get-S3MountService -Target @{ Key = 'InstanceIds'; Values = @($ids) } @aws).Count)
 "@
         # Mounts to list on both nodes.
-        $null = New-S3MountService -InstanceId $fake.Instances -Bucket aws-tools -Path /mnt/aws-tools -EndpointUrl $fake.Endpoint -Region $fake.Region -AccessKey $fake.AccessKey -SecretKey $fake.SecretKey -Confirm:$false @quiet
+        $null = New-S3MountService -InstanceId $fake.Instances -Bucket aws-tools -Path /mnt/aws-tools -EndpointUrl $fake.Endpoint -Region $fake.Region -AccessKey $fake.AccessKey -SecretKey $fake.SecretKey -SkipBucketCheck -Confirm:$false @quiet
         $out = Invoke-FreshPwsh $script | Out-String
         $out | Should -Match 'reservation: 2 AWSSDK\.EC2'
         $out | Should -Match 'instances: 2'

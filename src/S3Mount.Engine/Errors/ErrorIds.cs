@@ -29,6 +29,12 @@ public static class ErrorIds
     /// <summary>Another S3Mount operation held the node lock for longer than the bounded wait (its holder is named).</summary>
     public const string NodeBusy = "S3MountNodeBusy";
 
+    // The admin-side bucket check (Preflight.BucketPreflight), before anything is sent to a node.
+    public const string BucketNotFound = "S3MountBucketNotFound";
+    public const string BucketRegionMismatch = "S3MountBucketRegionMismatch";
+    public const string BucketAccessDenied = "S3MountBucketAccessDenied";
+    public const string BucketCheckFailed = "S3MountBucketCheckFailed";
+
     /// <summary>A field of a mount (a parameter name, a property of a piped object, a key of a mount map) that is not one.</summary>
     public const string FieldUnknown = "S3MountFieldUnknown";
 

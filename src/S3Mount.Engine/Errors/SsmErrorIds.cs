@@ -29,6 +29,9 @@ public static class SsmErrorIds
     public const string SsmOutputReadFailed = "SsmOutputReadFailed";
     public const string S3MountResultInvalid = "S3MountResultInvalid";
 
+    /// <summary>A node's output or result beyond the bounds a result may have (read no further).</summary>
+    public const string S3MountResultTooLarge = "S3MountResultTooLarge";
+
     // Settings.
     public const string SsmProfileNotFound = "SsmProfileNotFound";
     public const string SsmRegionMissing = "SsmRegionMissing";

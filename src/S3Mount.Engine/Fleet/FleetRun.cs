@@ -14,7 +14,7 @@ public sealed class FleetEvent<T>
 }
 
 /// <summary>
-/// A running fleet operation whose results and progress are queued for the caller's own thread
+/// A running fleet operation (one or more requests) whose results and progress are queued, in one queue, for the caller's own thread
 /// (the cmdlet drains <see cref="GetConsumingEnumerable"/> on the pipeline thread, then awaits <see cref="Completion"/>).
 /// </summary>
 public sealed class FleetRun<T> : IFleetSink<T>, IDisposable
@@ -35,8 +35,6 @@ public sealed class FleetRun<T> : IFleetSink<T>, IDisposable
 
     void IFleetSink<T>.OnProgress(FleetProgress progress) => TryAdd(new FleetEvent<T> { Progress = progress });
 
-    internal void Complete() => _queue.CompleteAdding();
-
     private void TryAdd(FleetEvent<T> e)
     {
         try
@@ -45,7 +43,18 @@ public sealed class FleetRun<T> : IFleetSink<T>, IDisposable
         }
         catch (InvalidOperationException)
         {
-            // Completed already: nothing listens any more.
+            // Completed already, or disposed by a caller that left (Ctrl+C): nothing listens any more.
+        }
+    }
+
+    internal void Complete()
+    {
+        try
+        {
+            _queue.CompleteAdding();
+        }
+        catch (InvalidOperationException)
+        {
         }
     }
 

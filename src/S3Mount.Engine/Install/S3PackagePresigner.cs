@@ -62,17 +62,7 @@ public sealed class S3PackagePresigner
             throw new S3MountException(ErrorIds.OptionInvalid, S3MountErrorKind.InvalidArgument, "A presigned URL lives more than 0 and at most 7 days.", lifetime);
         }
 
-        var config = new AmazonS3Config();
-        if (_serviceUrl is null)
-        {
-            config.RegionEndpoint = _region;
-        }
-        else
-        {
-            config.ServiceURL = _serviceUrl;
-            config.AuthenticationRegion = _region.SystemName;
-            config.ForcePathStyle = true;
-        }
+        var config = S3Clients.Config(_region.SystemName, _serviceUrl);
 
         try
         {

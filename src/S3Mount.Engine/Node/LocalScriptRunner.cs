@@ -13,22 +13,36 @@ namespace S3Mount.Engine.Node;
 /// <summary>What a node script printed and returned.</summary>
 public sealed class ScriptOutput
 {
-    public ScriptOutput(int exitCode, string stdout, string stderr)
+    public ScriptOutput(int exitCode, string stdout, string stderr, bool stdoutOverflowed = false)
     {
         ExitCode = exitCode;
         Stdout = stdout;
         Stderr = stderr;
+        StdoutOverflowed = stdoutOverflowed;
     }
 
     public int ExitCode { get; }
+
+    /// <summary>Standard output, at most <see cref="ResultBlock.MaxOutputChars"/> (+1) characters.</summary>
     public string Stdout { get; }
+
+    /// <summary>The end of standard error, at most <see cref="LocalScriptRunner.MaxStderrChars"/> characters.</summary>
     public string Stderr { get; }
 
-    /// <summary>The result block, or an error saying it is missing or cut short (with the end of stderr).</summary>
+    /// <summary>Standard output was longer than a result may be; the rest was read and dropped.</summary>
+    public bool StdoutOverflowed { get; }
+
+    /// <summary>The result block, or an error saying it is missing, cut short, malformed or too large (with the end of stderr).</summary>
     public ResultBlock Block(object? target = null)
     {
         try
         {
+            if (StdoutOverflowed)
+            {
+                throw new S3MountException(SsmErrorIds.S3MountResultTooLarge, S3MountErrorKind.InvalidData,
+                    "The node script printed more than " + ResultBlock.MaxOutputChars.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " characters; that is not a result and was not read.", target);
+            }
+
             return ResultBlock.Parse(Stdout, target);
         }
         catch (S3MountException e)
@@ -42,6 +56,9 @@ public sealed class ScriptOutput
 /// <summary>Runs node scripts on this machine with /bin/sh (the local transport; SSM is the other).</summary>
 public sealed class LocalScriptRunner
 {
+    /// <summary>Only the end of standard error is kept (diagnostics; the last lines say why).</summary>
+    public const int MaxStderrChars = 64 * 1024;
+
     private readonly string _shell;
 
     public LocalScriptRunner(string shell = "/bin/sh") => _shell = shell;
@@ -77,8 +94,9 @@ public sealed class LocalScriptRunner
             using var p = new Process { StartInfo = psi };
             p.Start();
             p.StandardInput.Close();
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
+            // Bounded reads that still drain the pipes, so a script printing without end neither fills memory nor blocks.
+            var stdout = BoundedText.ReadHeadAsync(p.StandardOutput, ResultBlock.MaxOutputChars + 1);
+            var stderr = BoundedText.ReadTailAsync(p.StandardError, MaxStderrChars);
             var exited = new TaskCompletionSource<bool>();
             p.EnableRaisingEvents = true;
             p.Exited += (_, _) => exited.TrySetResult(true);
@@ -106,11 +124,55 @@ public sealed class LocalScriptRunner
 
             p.WaitForExit();
             cancellationToken.ThrowIfCancellationRequested();
-            return new ScriptOutput(p.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+            var (text, overflowed) = await stdout.ConfigureAwait(false);
+            return new ScriptOutput(p.ExitCode, text, await stderr.ConfigureAwait(false), overflowed);
         }
         finally
         {
             File.Delete(file);
         }
+    }
+}
+
+/// <summary>Reads text up to a bound, then drains the rest: untrusted output never grows memory without end.</summary>
+public static class BoundedText
+{
+    /// <summary>The first <paramref name="maxChars"/> characters, and whether there was more.</summary>
+    public static async Task<(string Text, bool Overflowed)> ReadHeadAsync(TextReader reader, int maxChars)
+    {
+        var sb = new StringBuilder();
+        var buffer = new char[16 * 1024];
+        var overflowed = false;
+        int n;
+        while ((n = await reader.ReadAsync(buffer, 0, buffer.Length).ConfigureAwait(false)) > 0)
+        {
+            var take = Math.Min(n, maxChars - sb.Length);
+            if (take > 0)
+            {
+                sb.Append(buffer, 0, take);
+            }
+
+            overflowed |= take < n;
+        }
+
+        return (sb.ToString(), overflowed);
+    }
+
+    /// <summary>The last <paramref name="maxChars"/> characters.</summary>
+    public static async Task<string> ReadTailAsync(TextReader reader, int maxChars)
+    {
+        var sb = new StringBuilder();
+        var buffer = new char[16 * 1024];
+        int n;
+        while ((n = await reader.ReadAsync(buffer, 0, buffer.Length).ConfigureAwait(false)) > 0)
+        {
+            sb.Append(buffer, 0, n);
+            if (sb.Length > 2 * maxChars)
+            {
+                sb.Remove(0, sb.Length - maxChars);
+            }
+        }
+
+        return sb.Length > maxChars ? sb.ToString(sb.Length - maxChars, maxChars) : sb.ToString();
     }
 }

@@ -141,7 +141,7 @@ public static class NodeOperations
         ["BACKOFF_DROPIN_NAME"] = UnitRenderer.BackoffDropInName,
         ["RESTART_STEPS_SYSTEMD"] = UnitRenderer.RestartStepsSystemdVersion.ToString(CultureInfo.InvariantCulture),
         ["HEALTH_PROGRAM"] = HealthUnits.ProgramPath,
-        ["HEALTH_PROGRAM_GZ"] = healthCheck ? HealthProgramGz.Value : string.Empty,
+        [HealthProgramParameter] = healthCheck ? HealthProgramGz.Value : string.Empty,
     };
 
     /// <summary>What create.sh's mount_create reads about one mount (everything but how: force, start, enable, wait).</summary>
@@ -177,28 +177,47 @@ public static class NodeOperations
 
     /// <summary>
     /// The health check program create installs (<see cref="HealthUnits.ProgramPath"/>): lib.sh and health.sh composed
-    /// like any node script, so its probe is the one Test-S3MountService runs. Arguments: the health unit's name, the path.
+    /// like any node script, so its probe is the one Test-S3MountService runs, but compacted the way a bootstrap carries
+    /// scripts (<see cref="ShellCompaction"/>: no comments, and none of lib.sh's functions the check never calls), so it
+    /// travels in every create command and fits EC2 user data. Arguments: the health unit's name, the path.
     /// </summary>
-    public static NodeScript HealthProgram() =>
-        NodeScript.Compose("health", new Dictionary<string, string>
-        {
-            ["ROOT"] = string.Empty,
-            ["PROBES"] = HealthUnits.Probes.ToString(CultureInfo.InvariantCulture),
-            ["WAIT_SECONDS"] = "30",
-        });
+    public static NodeScript HealthProgram() => HealthProgramScript.Value;
 
-    // Gzip then base64: the program is lib.sh again, and the create script already carries lib.sh once.
-    private static readonly Lazy<string> HealthProgramGz = new(() =>
+    /// <summary>
+    /// The health check program's header and parameters (what precedes lib.sh and health.sh in it). A bootstrap carries
+    /// only this and rebuilds the program on the node from the files its steps are made of.
+    /// </summary>
+    public static string HealthProgramPrologue { get; } = NodeScript.Compose("health", new Dictionary<string, string>
+    {
+        ["ROOT"] = string.Empty,
+        ["PROBES"] = HealthUnits.Probes.ToString(CultureInfo.InvariantCulture),
+        ["WAIT_SECONDS"] = "30",
+    }).Prologue.Replace("#!/bin/sh\n", "#!/bin/sh\n# shellcheck disable=SC2034 # lib.sh sets globals the check does not read\n");
+
+    /// <summary>The create parameter that carries the health check program (gzip, base64; empty without a health check).</summary>
+    public const string HealthProgramParameter = "HEALTH_PROGRAM_GZ";
+
+    private static readonly Lazy<NodeScript> HealthProgramScript = new(() =>
+    {
+        var check = ShellCompaction.Compact(NodeScript.Source("health"));
+        var lib = ShellCompaction.WithoutUnusedFunctions(ShellCompaction.Compact(NodeScript.Source("lib")), new[] { check });
+        return NodeScript.FromText("health", HealthProgramPrologue + lib + "\n" + check + "\n");
+    });
+
+    private static readonly Lazy<string> HealthProgramGz = new(() => GzipBase64(HealthProgram().Text));
+
+    /// <summary>Gzip then base64 (one line): how create carries the health check program (mount_create: b64d | gzip -dc).</summary>
+    public static string GzipBase64(string text)
     {
         using var buffer = new System.IO.MemoryStream();
         using (var gz = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
         {
-            var bytes = new UTF8Encoding(false).GetBytes(HealthProgram().Text);
+            var bytes = new UTF8Encoding(false).GetBytes(text);
             gz.Write(bytes, 0, bytes.Length);
         }
 
         return Convert.ToBase64String(buffer.ToArray());
-    });
+    }
 
     private static string Base64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Text.RegularExpressions;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Model;
 using S3Mount.Engine.Units;
@@ -263,7 +264,16 @@ public static class NodeResultParser
         ["S3MountPackageManagerBusy"] = S3MountErrorKind.ResourceBusy,
         ["S3MountInstallFailed"] = S3MountErrorKind.InvalidOperation,
         [Errors.ErrorIds.NodeBusy] = S3MountErrorKind.ResourceBusy,
+        [SsmErrorIds.S3MountResultMissing] = S3MountErrorKind.InvalidData,
+        [SsmErrorIds.S3MountResultTruncated] = S3MountErrorKind.InvalidData,
+        [SsmErrorIds.S3MountResultInvalid] = S3MountErrorKind.InvalidData,
+        [SsmErrorIds.S3MountResultTooLarge] = S3MountErrorKind.InvalidData,
     };
+
+    /// <summary>A node's error message is cut here: it is text from a machine that may not be trusted.</summary>
+    public const int MaxMessageChars = 4000;
+
+    private static readonly Regex ErrorIdWord = new("^[A-Za-z][A-Za-z0-9]{0,127}$", RegexOptions.CultureInvariant);
 
     /// <summary>Error ids that mean "this machine cannot be used" rather than "this service failed".</summary>
     public static bool IsEnvironmentError(string errorId) => errorId is "S3MountNotRoot" or "S3MountNoSystemd";
@@ -283,11 +293,62 @@ public static class NodeResultParser
             return null;
         }
 
-        var journal = block.All("journal").Select(r => r[0]).ToList();
+        if (!ErrorIdWord.IsMatch(error[0]))
+        {
+            // An id is a fixed word; anything else did not come from an S3Mount script.
+            return new S3MountException(SsmErrorIds.S3MountResultInvalid, S3MountErrorKind.InvalidData,
+                "The node reported an error whose id is not an error id (" + Bound(error[0], 80) + "); its result was not written by an S3Mount script as sent.", target);
+        }
+
+        var journal = block.All("journal").Select(r => r[0]).Take(50).ToList();
         var message = (error[1].Length > 0 ? error[1] : "The script failed with " + error[0] + ".")
             + (journal.Count > 0 ? Environment.NewLine + "Journal:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", journal) : string.Empty);
-        return new S3MountException(error[0], KindOf(error[0]), message, target);
+        return new S3MountException(error[0], KindOf(error[0]), Bound(message, MaxMessageChars), target);
     }
+
+    /// <summary>
+    /// Reads what a node's script run produced, as any transport brought it (untrusted input): a well-formed block of a
+    /// successful run is returned for the operation's parser; everything else becomes one error with a stable id: the
+    /// script's own (validated), a malformed or oversized result, a missing or cut-short one, or the exit code with the
+    /// last line of standard error. <paramref name="truncatedHint"/> is said when the result was cut short.
+    /// </summary>
+    public static (Scripts.ResultBlock? Block, S3MountException? Error) ReadRun(bool succeeded, int exitCode, string stdout, string stderr, object? target, string? truncatedHint = null)
+    {
+        var reading = Scripts.ResultBlock.Read(stdout);
+        switch (reading.Status)
+        {
+            case Scripts.ResultBlockStatus.TooLarge:
+                return (null, new S3MountException(SsmErrorIds.S3MountResultTooLarge, S3MountErrorKind.InvalidData,
+                    "The node's output was not read as a result: " + reading.Problem + ".", target));
+            case Scripts.ResultBlockStatus.Invalid:
+                return (null, new S3MountException(SsmErrorIds.S3MountResultInvalid, S3MountErrorKind.InvalidData,
+                    "The node's result is not well-formed: " + reading.Problem + ". It was not written by an S3Mount script as sent.", target));
+            case Scripts.ResultBlockStatus.Complete when ErrorOf(reading.Block!, target) is { } scriptError:
+                return (null, scriptError);
+            case Scripts.ResultBlockStatus.Complete when succeeded:
+                return (reading.Block, null);
+            case Scripts.ResultBlockStatus.Truncated:
+                return (null, new S3MountException(SsmErrorIds.S3MountResultTruncated, S3MountErrorKind.InvalidData,
+                    truncatedHint ?? "The node's result was cut short before its end line.", target));
+        }
+
+        if (exitCode == -1)
+        {
+            return (null, new S3MountException(SsmErrorIds.SsmCommandFailed, S3MountErrorKind.InvalidOperation, "The script never started on the node.", target));
+        }
+
+        if (!succeeded || exitCode != 0)
+        {
+            var last = stderr.Split(new[] { '\n' }, StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
+            return (null, new S3MountException(SsmErrorIds.SsmCommandFailed, S3MountErrorKind.InvalidOperation,
+                "The script exited with code " + exitCode.ToString(CultureInfo.InvariantCulture) + (last is null ? "." : ": " + Bound(last.Trim(), 500)), target));
+        }
+
+        return (null, new S3MountException(SsmErrorIds.S3MountResultMissing, S3MountErrorKind.InvalidData,
+            "The node script printed no result." + (stderr.Length > 0 ? " Standard error: " + Bound(stderr.Trim(), 1500) : string.Empty), target));
+    }
+
+    private static string Bound(string text, int max) => text.Length <= max ? text : text.Substring(0, max) + "... (" + (text.Length - max).ToString(CultureInfo.InvariantCulture) + " more characters)";
 
     /// <summary>Throws the script-level error of a block, if it has one.</summary>
     public static void ThrowIfError(Scripts.ResultBlock block, object? target)

@@ -12,21 +12,38 @@ namespace S3Mount.Engine.Scripts;
 /// </summary>
 public sealed class NodeScript
 {
-    private static readonly Dictionary<string, string> Sources = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, string> SourceCache = new(StringComparer.Ordinal);
 
-    private NodeScript(string operation, string text)
+    private NodeScript(string operation, string prologue, IReadOnlyList<string> sources)
     {
         Operation = operation;
-        Text = text;
+        Prologue = prologue;
+        Sources = sources;
+        var sb = new StringBuilder(prologue);
+        foreach (var name in sources)
+        {
+            sb.Append(Source(name)).Append('\n');
+        }
+
+        Text = sb.ToString();
     }
 
     /// <summary>create, list, repair, control, remove, install, report...</summary>
     public string Operation { get; }
 
-    /// <summary>The whole script, starting with <c>#!/bin/sh</c>.</summary>
+    /// <summary>The whole script, starting with <c>#!/bin/sh</c>: <see cref="Prologue"/>, then each of <see cref="Sources"/> and a newline.</summary>
     public string Text { get; }
 
+    /// <summary>The header and the parameter assignments: everything before the first embedded file.</summary>
+    public string Prologue { get; }
+
+    /// <summary>The embedded script files after the prologue, in order: <c>lib</c> first, the operation last.</summary>
+    public IReadOnlyList<string> Sources { get; }
+
     public override string ToString() => Text;
+
+    /// <summary>A script of any text (tests of the transports: what a broken or hostile script prints).</summary>
+    internal static NodeScript FromText(string operation, string text) => new(operation, text, Array.Empty<string>());
 
     /// <summary>Composes <c>lib.sh</c> and <c>&lt;operation&gt;.sh</c> with the parameters assigned first.</summary>
     public static NodeScript Compose(string operation, IEnumerable<KeyValuePair<string, string>> parameters, bool requireSelection = false) =>
@@ -34,7 +51,6 @@ public sealed class NodeScript
 
     /// <summary>
     /// Composes <c>lib.sh</c>, then the named shared function files (<c>mountpoint</c>, ...), then
-    /// <c>node_lock OPERATION</c> (unless the operation opts out, see <see cref="TakesNodeLock"/>), then
     /// <c>&lt;operation&gt;.sh</c>, with the parameters assigned first. With <paramref name="requireSelection"/>, a script
     /// whose NAMES and PATHS are both empty is refused (it would act on nothing, or on everything).
     /// </summary>
@@ -68,29 +84,28 @@ public sealed class NodeScript
             sb.Append(p.Key).Append('=').Append(ShellQuote(p.Value)).Append('\n');
         }
 
-        sb.Append(Source("lib")).Append('\n');
-        foreach (var library in libraries)
+        // The node lock: lib.sh takes it at its end (NodeLockVariable), after every function and before the operation.
+        if (TakesNodeLock(Source(operation)))
         {
-            sb.Append(Source(library)).Append('\n');
+            sb.Append(NodeLockVariable).Append('=').Append(ShellQuote(operation)).Append('\n');
         }
 
-        var body = Source(operation);
-        if (TakesNodeLock(body))
-        {
-            sb.Append("node_lock ").Append(ShellQuote(operation)).Append('\n');
-        }
-
-        sb.Append(body).Append('\n');
-        return new NodeScript(operation, sb.ToString());
+        return new NodeScript(operation, sb.ToString(), new[] { "lib" }.Concat(libraries).Concat(new[] { operation }).ToList());
     }
 
     /// <summary>The marker line by which an operation's file opts out of the node lock (see <c>node_lock</c> in lib.sh).</summary>
     public const string NoLockMarker = "# node lock: none";
 
     /// <summary>
+    /// The prologue variable that names the operation for the node lock: lib.sh ends with
+    /// <c>node_lock "$S3M_NODE_LOCK"</c> when it is set, so the lock is held before the operation's first line.
+    /// </summary>
+    public const string NodeLockVariable = "S3M_NODE_LOCK";
+
+    /// <summary>
     /// Whether a composed operation takes the node-wide lock before it runs: every operation does, unless its file has a
-    /// line starting with <see cref="NoLockMarker"/> (read-only operations: list, report; and the health check, which
-    /// locks only to act).
+    /// line starting with <see cref="NoLockMarker"/> (read-only operations: list, report; sync, which locks itself only
+    /// to apply; and the health check, which locks only to act).
     /// </summary>
     public static bool TakesNodeLock(string operationSource) =>
         !operationSource.Split('\n').Any(l => l.StartsWith(NoLockMarker, StringComparison.Ordinal));
@@ -113,15 +128,15 @@ public sealed class NodeScript
     /// <summary>The text of an embedded script file (<c>lib</c>, <c>create</c>, ...).</summary>
     public static string Source(string name)
     {
-        lock (Sources)
+        lock (SourceCache)
         {
-            if (!Sources.TryGetValue(name, out var text))
+            if (!SourceCache.TryGetValue(name, out var text))
             {
                 using var s = typeof(NodeScript).Assembly.GetManifestResourceStream("S3Mount.Scripts." + name + ".sh")
                     ?? throw new InvalidOperationException("No embedded script " + name);
                 using var r = new StreamReader(s, new UTF8Encoding(false));
                 text = r.ReadToEnd();
-                Sources[name] = text;
+                SourceCache[name] = text;
             }
 
             return text;

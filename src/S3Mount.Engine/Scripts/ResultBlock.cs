@@ -34,69 +34,119 @@ public sealed class ResultBlock
     /// <summary>The first record with this tag, or null.</summary>
     public ResultRecord? First(string tag) => Records.FirstOrDefault(r => r.Tag == tag);
 
-    /// <summary>True when stdout holds a whole result block (begin and end lines).</summary>
+    /// <summary>Output longer than this is not read as a result (a node's stdout is untrusted input).</summary>
+    public const int MaxOutputChars = 4 * 1024 * 1024;
+
+    /// <summary>More records than this in one block is not a result S3Mount wrote.</summary>
+    public const int MaxRecords = 100_000;
+
+    /// <summary>More fields than this in one record is not a result S3Mount wrote.</summary>
+    public const int MaxFields = 256;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>True when stdout holds a whole, well-formed result block (begin and end lines).</summary>
     public static bool IsComplete(string? stdout) => TryParse(stdout, out _);
 
-    /// <summary>Finds the last whole result block in stdout; anything printed before it is ignored.</summary>
+    /// <summary>Finds the last whole result block in stdout; anything printed before it is ignored. False unless it is well-formed.</summary>
     public static bool TryParse(string? stdout, out ResultBlock? block)
     {
-        block = null;
+        var reading = Read(stdout);
+        block = reading.Block;
+        return reading.Status == ResultBlockStatus.Complete;
+    }
+
+    /// <summary>
+    /// Reads the last result block of stdout, bounded and strictly: text over <see cref="MaxOutputChars"/>, more than
+    /// <see cref="MaxRecords"/> records or <see cref="MaxFields"/> fields, a malformed percent escape or bytes that are
+    /// not UTF-8 make it <see cref="ResultBlockStatus.TooLarge"/> or <see cref="ResultBlockStatus.Invalid"/>, never an
+    /// exception and never a partial result.
+    /// </summary>
+    public static ResultBlockReading Read(string? stdout)
+    {
         if (string.IsNullOrEmpty(stdout))
         {
-            return false;
+            return new ResultBlockReading(ResultBlockStatus.Missing, null, null);
         }
 
-        var lines = stdout!.Replace("\r\n", "\n").Split('\n');
-        var begin = -1;
-        for (var i = lines.Length - 1; i >= 0; i--)
+        if (stdout!.Length > MaxOutputChars)
         {
-            if (lines[i].StartsWith(BeginMarker + " ", StringComparison.Ordinal))
-            {
-                begin = i;
-                break;
-            }
+            return new ResultBlockReading(ResultBlockStatus.TooLarge, null,
+                "the output is " + stdout.Length.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " characters, more than the " + MaxOutputChars.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " a result may have");
+        }
+
+        var begin = stdout.LastIndexOf(BeginMarker + " ", StringComparison.Ordinal);
+        while (begin > 0 && stdout[begin - 1] != '\n')
+        {
+            begin = stdout.LastIndexOf(BeginMarker + " ", begin - 1, StringComparison.Ordinal);
         }
 
         if (begin < 0)
         {
-            return false;
+            return new ResultBlockReading(ResultBlockStatus.Missing, null, null);
+        }
+
+        var lines = stdout.Substring(begin).Replace("\r\n", "\n").Split('\n');
+        var end = Array.IndexOf(lines, EndMarker, 1);
+        if (end < 0)
+        {
+            // Cut short: the last line may be cut mid-escape, so nothing after the begin line is judged.
+            return new ResultBlockReading(ResultBlockStatus.Truncated, null, null);
         }
 
         var records = new List<ResultRecord>();
-        for (var i = begin + 1; i < lines.Length; i++)
+        for (var i = 1; i < end; i++)
         {
-            if (lines[i] == EndMarker)
-            {
-                block = new ResultBlock(records);
-                return true;
-            }
-
-            if (lines[i].Length == 0)
+            var line = lines[i];
+            if (line.Length == 0)
             {
                 continue;
             }
 
-            var parts = lines[i].Split(' ');
-            records.Add(new ResultRecord(parts[0], parts.Skip(1).Select(Decode).ToArray()));
+            if (records.Count >= MaxRecords)
+            {
+                return new ResultBlockReading(ResultBlockStatus.TooLarge, null, "the result has more than " + MaxRecords.ToString(System.Globalization.CultureInfo.InvariantCulture) + " records");
+            }
+
+            var parts = line.Split(' ');
+            if (parts.Length - 1 > MaxFields)
+            {
+                return new ResultBlockReading(ResultBlockStatus.TooLarge, null, "a result record has more than " + MaxFields.ToString(System.Globalization.CultureInfo.InvariantCulture) + " fields");
+            }
+
+            var fields = new string[parts.Length - 1];
+            for (var f = 1; f < parts.Length; f++)
+            {
+                if (!TryDecodeStrict(parts[f], out var value))
+                {
+                    return new ResultBlockReading(ResultBlockStatus.Invalid, null, "line " + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + " of the result has a malformed percent escape or bytes that are not UTF-8");
+                }
+
+                fields[f - 1] = value;
+            }
+
+            records.Add(new ResultRecord(parts[0], fields));
         }
 
-        return false;
+        return new ResultBlockReading(ResultBlockStatus.Complete, new ResultBlock(records), null);
     }
 
-    /// <summary>Parses stdout, or explains why it cannot (cut short, or no result at all).</summary>
+    /// <summary>Parses stdout, or explains why it cannot (cut short, no result at all, malformed, too large).</summary>
     public static ResultBlock Parse(string? stdout, object? target = null)
     {
-        if (TryParse(stdout, out var block))
+        var reading = Read(stdout);
+        return reading.Status switch
         {
-            return block!;
-        }
-
-        var cut = stdout is not null && stdout.Contains(BeginMarker + " ");
-        throw new S3MountException(cut ? "S3MountResultTruncated" : "S3MountResultMissing", S3MountErrorKind.InvalidData,
-            cut
-                ? "The node's result was cut short before its end line (SSM truncates output). Set -OutputS3BucketName so the full output can be read from S3."
-                : "The node script printed no result. Its standard error says why; run it again with -Verbose to see it.",
-            target);
+            ResultBlockStatus.Complete => reading.Block!,
+            ResultBlockStatus.Truncated => throw new S3MountException(Errors.SsmErrorIds.S3MountResultTruncated, S3MountErrorKind.InvalidData,
+                "The node's result was cut short before its end line (SSM truncates output). Set -OutputS3BucketName so the full output can be read from S3.", target),
+            ResultBlockStatus.Invalid => throw new S3MountException(Errors.SsmErrorIds.S3MountResultInvalid, S3MountErrorKind.InvalidData,
+                "The node's result is not well-formed: " + reading.Problem + ". It was not written by an S3Mount script as sent.", target),
+            ResultBlockStatus.TooLarge => throw new S3MountException(Errors.SsmErrorIds.S3MountResultTooLarge, S3MountErrorKind.InvalidData,
+                "The node's output was not read as a result: " + reading.Problem + ".", target),
+            _ => throw new S3MountException(Errors.SsmErrorIds.S3MountResultMissing, S3MountErrorKind.InvalidData,
+                "The node script printed no result. Its standard error says why; run it again with -Verbose to see it.", target),
+        };
     }
 
     public override string ToString()
@@ -177,7 +227,90 @@ public sealed class ResultBlock
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
+    /// <summary>Decodes one field as <see cref="Encode"/> writes it; false for a malformed escape or bytes that are not UTF-8.</summary>
+    public static bool TryDecodeStrict(string field, out string value)
+    {
+        value = string.Empty;
+        if (field == "~")
+        {
+            return true;
+        }
+
+        var bytes = new byte[field.Length];
+        var n = 0;
+        for (var i = 0; i < field.Length; i++)
+        {
+            var c = field[i];
+            if (c == '%')
+            {
+                if (i + 2 >= field.Length || !IsHex(field[i + 1]) || !IsHex(field[i + 2]))
+                {
+                    return false;
+                }
+
+                bytes[n++] = Convert.ToByte(field.Substring(i + 1, 2), 16);
+                i += 2;
+            }
+            else if (c == '+')
+            {
+                bytes[n++] = 0x20;
+            }
+            else if (c > 0x20 && c < 0x7F)
+            {
+                bytes[n++] = (byte)c;
+            }
+            else
+            {
+                // Raw bytes outside printable ASCII are never written by Encode.
+                return false;
+            }
+        }
+
+        try
+        {
+            value = StrictUtf8.GetString(bytes, 0, n);
+            return true;
+        }
+        catch (DecoderFallbackException)
+        {
+            return false;
+        }
+    }
+
     private static bool IsHex(char c) => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/// <summary>How reading a result block went.</summary>
+public enum ResultBlockStatus
+{
+    Complete,
+
+    /// <summary>No begin line at all.</summary>
+    Missing,
+
+    /// <summary>A begin line without its end line: cut short.</summary>
+    Truncated,
+
+    /// <summary>A malformed escape or bytes that are not UTF-8: not what an S3Mount script writes.</summary>
+    Invalid,
+
+    /// <summary>Beyond the bounds a result may have.</summary>
+    TooLarge,
+}
+
+/// <summary>The outcome of <see cref="ResultBlock.Read"/>: the block when complete, else why not.</summary>
+public sealed class ResultBlockReading
+{
+    public ResultBlockReading(ResultBlockStatus status, ResultBlock? block, string? problem)
+    {
+        Status = status;
+        Block = block;
+        Problem = problem;
+    }
+
+    public ResultBlockStatus Status { get; }
+    public ResultBlock? Block { get; }
+    public string? Problem { get; }
 }
 
 /// <summary>One line of a <see cref="ResultBlock"/>: a tag and decoded fields.</summary>

@@ -1,5 +1,4 @@
 using System;
-using System.Text;
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
 using S3Mount.Engine.Errors;
@@ -76,10 +75,41 @@ public sealed class ResolvedAwsSettings
     /// <summary>Where <see cref="Endpoint"/> came from ("-EndpointUrl", "environment variable AWS_ENDPOINT_URL_SSM", ...).</summary>
     public string? EndpointSource { get; }
 
+    /// <summary><c>use_fips_endpoint</c> of the profile used; null leaves it to the SDK (<c>AWS_USE_FIPS_ENDPOINT</c>, the default profile).</summary>
+    public bool? UseFipsEndpoint { get; init; }
+
+    /// <summary><c>use_dualstack_endpoint</c> of the profile used; null leaves it to the SDK.</summary>
+    public bool? UseDualstackEndpoint { get; init; }
+
     /// <summary>A line for <c>WriteDebug</c>.</summary>
     public string Describe() =>
         "Credentials from " + CredentialSource + "; region '" + Region + "' from " + RegionSource +
-        (Endpoint is null ? string.Empty : "; endpoint " + Endpoint + " from " + EndpointSource);
+        (Endpoint is null ? string.Empty : "; endpoint " + Endpoint + " from " + EndpointSource) +
+        (UseFipsEndpoint == true ? "; FIPS endpoint" : string.Empty) + (UseDualstackEndpoint == true ? "; dual-stack endpoint" : string.Empty);
+
+    /// <summary>
+    /// Obtains the credentials once (a credential_process runs, an assume-role or SSO profile calls STS or SSO), so a
+    /// profile that cannot give credentials fails here, before anything is sent to any node.
+    /// </summary>
+    public async System.Threading.Tasks.Task EnsureCredentialsAsync()
+    {
+        ImmutableCredentials? keys;
+        try
+        {
+            keys = await Credentials.GetCredentialsAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not S3MountException)
+        {
+            throw new S3MountException(SsmErrorIds.SsmCredentialsMissing, S3MountErrorKind.SecurityError,
+                "The credentials from " + CredentialSource + " could not be obtained: " + e.Message, CredentialSource, e);
+        }
+
+        if (keys is null || string.IsNullOrEmpty(keys.AccessKey))
+        {
+            throw new S3MountException(SsmErrorIds.SsmCredentialsMissing, S3MountErrorKind.SecurityError,
+                "The credentials from " + CredentialSource + " gave no access key.", CredentialSource);
+        }
+    }
 
     /// <summary>Settings for tests and callers that already hold keys.</summary>
     public static ResolvedAwsSettings FromKeys(string accessKey, string secretKey, string region, Uri? endpoint = null, string? sessionToken = null) =>
@@ -277,7 +307,12 @@ public sealed class AwsSettingsResolver
             }
         }
 
-        return new ResolvedAwsSettings(creds, region, credSource!, regionSource!, endpoint, endpointSource);
+        var endpointProfile = profile ?? defaultProfile;
+        return new ResolvedAwsSettings(creds, region, credSource!, regionSource!, endpoint, endpointSource)
+        {
+            UseFipsEndpoint = endpointProfile?.UseFIPSEndpoint,
+            UseDualstackEndpoint = endpointProfile?.UseDualstackEndpoint,
+        };
     }
 
     // The SSM endpoint as the AWS SDKs configure one ("service-specific endpoints"): the explicit one, else
@@ -346,18 +381,4 @@ public sealed class AwsSettingsResolver
     }
 
     private bool IsMetadataDisabled() => string.Equals(_env("AWS_EC2_METADATA_DISABLED"), "true", StringComparison.OrdinalIgnoreCase);
-}
-
-internal static class HexUtil
-{
-    public static string ToHex(byte[] bytes)
-    {
-        var sb = new StringBuilder(bytes.Length * 2);
-        foreach (var b in bytes)
-        {
-            sb.Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
-        }
-
-        return sb.ToString();
-    }
 }

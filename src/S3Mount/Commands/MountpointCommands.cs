@@ -29,7 +29,7 @@ public sealed class GetMountpointS3Command : NodeCmdlet
         {
             foreach (var id in CurrentInstances())
             {
-                QueueFleet(id, InstallOperations.Report(), id);
+                QueueFleet(id, CachedScript("report", () => InstallOperations.Report()), id);
             }
 
             return;
@@ -131,41 +131,15 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
 
         try
         {
-            var request = Source() switch
+            var choices = new InstallChoices
             {
-                PackageSourceKind.Url => InstallRequest.FromUrl(PackageUrl!),
-                PackageSourceKind.S3 => InstallRequest.FromS3(PackageS3Uri!),
-                PackageSourceKind.File => InstallRequest.FromFile(IsFleet ? NodePath(PackagePath!, "-PackagePath") : ResolveLocalPath(PackagePath, "-PackagePath")),
-                PackageSourceKind.DistroRepository => new InstallRequest { Source = PackageSourceKind.DistroRepository },
-                _ => InstallRequest.Official(Version),
+                Version = Version, PackageUrl = PackageUrl, SignatureUrl = SignatureUrl, PackageS3Uri = PackageS3Uri, PackagePath = PackagePath, SignaturePath = SignaturePath,
+                DistributionRepository = DistributionRepository, ReleaseUrl = ReleaseUrl, KeysUrl = KeysUrl, AllowVersionChange = AllowVersionChange,
+                SkipSignatureCheck = SkipSignatureCheck, TrustedFingerprint = TrustedFingerprint,
             };
-            if (request.Source is not PackageSourceKind.Official and not PackageSourceKind.DistroRepository)
-            {
-                request.Version = Version;
-            }
-
-            if (ReleaseUrl is not null)
-            {
-                request.BaseUrl = ReleaseUrl;
-            }
-
-            request.SignatureUrl = SignatureUrl ?? request.SignatureUrl;
-            if (SignaturePath is not null)
-            {
-                request.SignaturePath = IsFleet ? NodePath(SignaturePath, "-SignaturePath") : ResolveLocalPath(SignaturePath, "-SignaturePath");
-            }
-
-            request.KeysUrl = KeysUrl ?? request.KeysUrl;
-            request.AllowVersionChange = AllowVersionChange;
-            request.SkipSignatureCheck = SkipSignatureCheck;
-            foreach (var f in TrustedFingerprint ?? System.Array.Empty<string>())
-            {
-                request.ExtraTrustedFingerprints.Add(f);
-            }
-
-            // Validates the request before anything runs anywhere.
-            _ = InstallOperations.Install(request.Source == PackageSourceKind.S3 ? WithPlaceholderUrls(request) : request);
-            _request = request;
+            _request = InstallSources.Request(choices, (path, parameter) => IsFleet
+                ? InstallSources.NodePath(path, parameter, "Paths on this machine are resolved only without -InstanceId and -Target.")
+                : ResolveLocalPath(path, parameter));
         }
         catch (S3MountException e)
         {
@@ -193,7 +167,7 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
             {
                 if (ShouldProcess(id, what))
                 {
-                    QueueFleet(id, Script(), id);
+                    QueueFleet(id, CachedScript("install", Script), id);
                 }
             }
 
@@ -227,42 +201,6 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
         RunFleet("Install-MountpointS3", b => InstallOperations.ParseInstall(b), (id, r, _) => WriteObject(MountpointInstallation.From(r, id, null, CurrentCommandId)), targetScript);
     }
 
-    /// <summary>The one package source the parameters name; two sources, or an option of another source, is refused.</summary>
-    private PackageSourceKind Source()
-    {
-        var given = new List<(string Parameter, PackageSourceKind Kind)>();
-        if (PackageUrl is not null) given.Add(("-PackageUrl", PackageSourceKind.Url));
-        if (PackageS3Uri is not null) given.Add(("-PackageS3Uri", PackageSourceKind.S3));
-        if (PackagePath is not null) given.Add(("-PackagePath", PackageSourceKind.File));
-        if (DistributionRepository) given.Add(("-DistributionRepository", PackageSourceKind.DistroRepository));
-        if (given.Count > 1)
-        {
-            throw Conflict($"{string.Join(" and ", given.Select(g => g.Parameter))} name different packages: give one source.");
-        }
-
-        var kind = given.Count == 0 ? PackageSourceKind.Official : given[0].Kind;
-        var label = given.Count == 0 ? "the official release" : given[0].Parameter;
-        if (SignatureUrl is not null && kind != PackageSourceKind.Url) throw Conflict($"-SignatureUrl goes with -PackageUrl, not with {label}.");
-        if (SignaturePath is not null && kind != PackageSourceKind.File) throw Conflict($"-SignaturePath goes with -PackagePath, not with {label}.");
-        if (ReleaseUrl is not null && kind != PackageSourceKind.Official) throw Conflict($"-ReleaseUrl is a mirror of the official release bucket; it does not go with {label}.");
-        if (kind == PackageSourceKind.DistroRepository && (Version is not null || KeysUrl is not null || TrustedFingerprint is not null || SkipSignatureCheck))
-        {
-            throw Conflict("-DistributionRepository installs the distribution's own package with dnf: -Version, -KeysUrl, -TrustedFingerprint and -SkipSignatureCheck do not apply.");
-        }
-
-        return kind;
-    }
-
-    private static S3MountException Conflict(string message) =>
-        new("S3MountParameterConflict", S3MountErrorKind.InvalidArgument, message, null);
-
-    /// <summary>A path on a fleet node: absolute, as it is on the node (nothing is resolved on this machine).</summary>
-    private static string NodePath(string path, string parameter) =>
-        path.StartsWith("/", System.StringComparison.Ordinal)
-            ? path
-            : throw new S3MountException(Engine.Errors.ErrorIds.PathInvalid, S3MountErrorKind.InvalidArgument,
-                $"{parameter} '{path}' is a path on the nodes (the package is already there): give it absolute, such as /tmp/mount-s3.deb. Paths on this machine are resolved only without -InstanceId and -Target.", path);
-
     private string Describe() => _request?.Source switch
     {
         PackageSourceKind.Url => PackageUrl!,
@@ -293,13 +231,5 @@ public sealed class InstallMountpointS3Command : NodeCmdlet
             Terminate(e);
             throw;
         }
-    }
-
-    private static InstallRequest WithPlaceholderUrls(InstallRequest r)
-    {
-        var copy = InstallRequest.FromS3(r.S3Uri!);
-        copy.PackageUrl = "https://example.invalid/package";
-        copy.SignatureUrl = "https://example.invalid/package.asc";
-        return copy;
     }
 }

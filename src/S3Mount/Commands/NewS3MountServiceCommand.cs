@@ -6,6 +6,7 @@ using System.Management.Automation;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Model;
 using S3Mount.Engine.Node;
+using S3Mount.Engine.Preflight;
 
 namespace S3Mount.Commands;
 
@@ -18,6 +19,7 @@ namespace S3Mount.Commands;
 public sealed class NewS3MountServiceCommand : NodeCmdlet
 {
     private readonly List<MountSpec> _targetSpecs = new();
+    private BucketPreflight? _buckets;
 
     /// <summary>A bucket name, directory bucket, access point alias or ARN, or <c>s3://bucket/prefix/</c>.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -129,6 +131,11 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     [ValidateRange(0, Engine.Units.HealthUnits.MaximumIntervalSeconds)]
     public int? HealthCheckIntervalSeconds { get; set; }
 
+    /// <summary>Send the mount to the nodes without first checking, with your credentials, that the bucket exists in its region.</summary>
+    [Parameter(ParameterSetName = InstanceSet)]
+    [Parameter(ParameterSetName = TargetSet)]
+    public SwitchParameter SkipBucketCheck { get; set; }
+
     /// <summary>An offline image root (AMI or chroot build): write the unit, the enable link and the directory into it; start nothing.</summary>
     [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
     [AllowNull]
@@ -198,7 +205,7 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
         {
             if (ShouldProcess($"{spec.UnitName} ({spec.Uri} at {spec.Path})" + Where(null), "Create mount service") && TryScript(spec, null, out var script))
             {
-                RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id, null), script);
+                RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id, null), script, spec);
             }
         }
     }
@@ -207,7 +214,9 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
     {
         try
         {
-            script = NodeOperations.Create(new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = root });
+            var request = new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = root };
+            // Fleet records with equal specs share one script (10,000 piped nodes, one composition).
+            script = root is null ? CachedScript(spec, () => NodeOperations.Create(request)) : NodeOperations.Create(request);
             return true;
         }
         catch (S3MountException e)
@@ -215,6 +224,41 @@ public sealed class NewS3MountServiceCommand : NodeCmdlet
             Fail(e, spec.UnitName);
             script = null!;
             return false;
+        }
+    }
+
+    /// <summary>
+    /// The admin-side bucket check before anything is sent (once per distinct bucket): it reads the mount's own S3
+    /// settings (mount-s3's region, endpoint, path style...) from the spec, so it follows whatever the parameters are named.
+    /// </summary>
+    protected override bool AdmitFleetWork(Engine.Ssm.ResolvedAwsSettings settings, object? context, IReadOnlyList<string> instanceIds)
+    {
+        if (SkipBucketCheck || context is not MountSpec spec)
+        {
+            return true;
+        }
+
+        _buckets ??= new BucketPreflight(settings);
+        try
+        {
+            var result = _buckets.CheckAsync(spec, Cancellation).GetAwaiter().GetResult();
+            WriteVerbose(result.Describe());
+            if (result.Warning is not null && result.Checked)
+            {
+                WriteWarning(result.Warning);
+            }
+
+            return true;
+        }
+        catch (S3MountException e)
+        {
+            var nodes = instanceIds.Count == 0 ? "the targets" : instanceIds.Count == 1 ? instanceIds[0] : instanceIds.Count + " nodes";
+            Fail(new S3MountException(e.ErrorId, e.Kind, e.Message + " Not sent to " + nodes + ".", spec.Uri, e), spec.Uri);
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
         }
     }
 

@@ -1,10 +1,8 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Text.RegularExpressions;
-using System.Threading.Tasks;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Fleet;
 using S3Mount.Engine.Node;
@@ -31,6 +29,10 @@ public abstract class NodeCmdlet : S3MountCmdlet
     private static readonly Regex InstanceIdForm = new("^(i-([0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$", RegexOptions.CultureInvariant);
 
     private readonly List<(string InstanceId, NodeScript Script, object Context)> _fleetWork = new();
+    private readonly Dictionary<object, NodeScript> _scripts = new();
+    private readonly Dictionary<string, NodeScript> _scriptsByText = new(StringComparer.Ordinal);
+    private NodeScript? _lastQueuedIn;
+    private NodeScript? _lastQueuedOut;
 
     /// <summary>
     /// EC2 instance ids (or EC2 Instance, Reservation, SSM InstanceInformation and S3Mount objects, by property name).
@@ -348,42 +350,87 @@ public abstract class NodeCmdlet : S3MountCmdlet
     /// <summary>The SSM command of the node result being written (set on the pipeline thread while onResult runs).</summary>
     protected string? CurrentCommandId { get; private set; }
 
-    /// <summary>Queues a script for one instance (or, with -Target, for the target set); sent in <see cref="RunFleet{T}"/>.</summary>
-    protected void QueueFleet(string instanceId, NodeScript script, object context) => _fleetWork.Add((instanceId, script, context));
+    /// <summary>
+    /// One composition per distinct input (<paramref name="key"/>: anything with value equality): 10,000 nodes with the
+    /// same operation share one script of some 30 KB instead of holding 10,000 copies until the fleet run.
+    /// </summary>
+    protected NodeScript CachedScript(object key, Func<NodeScript> build)
+    {
+        if (!_scripts.TryGetValue(key, out var script))
+        {
+            _scripts[key] = script = build();
+        }
+
+        return script;
+    }
+
+    /// <summary>Queues a script for one instance; sent in <see cref="RunFleet{T}"/>. Scripts of equal text are kept once.</summary>
+    protected void QueueFleet(string instanceId, NodeScript script, object context)
+    {
+        if (!ReferenceEquals(script, _lastQueuedIn))
+        {
+            _lastQueuedIn = script;
+            if (!_scriptsByText.TryGetValue(script.Text, out var same))
+            {
+                _scriptsByText[script.Text] = same = script;
+            }
+
+            _lastQueuedOut = same;
+        }
+
+        _fleetWork.Add((instanceId, _lastQueuedOut!, context));
+    }
+
 
     /// <summary>
-    /// Sends the queued work (or, with -Target, <paramref name="targetScript"/> to the targets) and hands each node's
-    /// parsed result to <paramref name="onResult"/> on the pipeline thread; failed nodes become non-terminating errors.
+    /// Sends the queued work (or, with -Target, <paramref name="targetScript"/> to the targets) as one fleet run and hands
+    /// each node's parsed result to <paramref name="onResult"/> on the pipeline thread; failed nodes become non-terminating
+    /// errors. One queue carries results and progress of every script.
     /// </summary>
     protected void RunFleet<T>(string activity, Func<ResultBlock, T> parse, Action<string, T, object?> onResult, NodeScript? targetScript = null, object? targetContext = null)
     {
-        var groups = new List<(FleetRunRequest Request, object? Context)>();
+        var groups = new List<(FleetRunRequest Request, object? Context, IReadOnlyList<string> Ids)>();
         if (targetScript is not null && IsTargets)
         {
-            groups.Add((Request(targetScript, Array.Empty<string>(), Target), targetContext));
+            groups.Add((Request(targetScript, Array.Empty<string>(), Target), targetContext, Array.Empty<string>()));
         }
 
-        foreach (var g in _fleetWork.GroupBy(w => w.Script.Text, StringComparer.Ordinal))
+        // Queued scripts of equal text are one instance already (QueueFleet): group by reference, not by 30 KB of text per node.
+        foreach (var g in _fleetWork.GroupBy(w => w.Script))
         {
             var ids = g.Select(w => w.InstanceId).Distinct(StringComparer.Ordinal).ToList();
-            groups.Add((Request(g.First().Script, ids, Array.Empty<SsmTarget>()), g.First().Context));
+            groups.Add((Request(g.First().Script, ids, Array.Empty<SsmTarget>()), g.First().Context, ids));
         }
 
         _fleetWork.Clear();
+        _scriptsByText.Clear();
+        _lastQueuedIn = _lastQueuedOut = null;
         if (groups.Count == 0)
         {
             return;
         }
 
         var settings = ResolveAws();
-        using var ssm = new SsmHttpClient(settings);
-        using var reader = string.IsNullOrEmpty(OutputS3BucketName) ? null : new S3OutputReader(settings);
+        try
+        {
+            settings.EnsureCredentialsAsync().GetAwaiter().GetResult();
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e);
+        }
+
+        groups = groups.Where(g => AdmitFleetWork(settings, g.Context, g.Ids)).ToList();
+        if (groups.Count == 0)
+        {
+            return;
+        }
+
+        using var ssm = new SsmClient(settings);
+        var reader = string.IsNullOrEmpty(OutputS3BucketName) ? null : new S3OutputReader(settings);
         var runner = new FleetRunner(ssm, reader);
-        var queue = new BlockingCollection<FleetEvent<(T Value, object? Context)>>();
-        var sinkProgress = new ConcurrentDictionary<int, FleetProgress>();
-        var tasks = groups.Select((g, i) =>
-            runner.RunAsync(g.Request, o => (parse(new ScriptOutput(o.ExitCode, o.Stdout, o.Stderr).Block(o.InstanceId)), g.Context), new Sink<(T, object?)>(queue, i, sinkProgress), Cancellation)).ToArray();
-        var all = Task.WhenAll(tasks).ContinueWith(_ => queue.CompleteAdding(), TaskScheduler.Default);
+        var contexts = groups.Select(g => g.Context).ToList();
+        using var run = runner.Start(groups.Select(g => g.Request).ToList(), o => parse(o.Block), Cancellation);
 
         const int fleetActivity = 1;
         const int batchActivity = 2;
@@ -391,19 +438,15 @@ public abstract class NodeCmdlet : S3MountCmdlet
         var batches = new ProgressRecord(batchActivity, "SSM commands", "Sending") { ParentActivityId = fleetActivity };
         try
         {
-            foreach (var e in queue.GetConsumingEnumerable())
+            foreach (var e in run.GetConsumingEnumerable())
             {
-                if (e.Progress is not null)
+                if (e.Progress is { } p)
                 {
-                    var done = sinkProgress.Values.Sum(p => p.NodesDone);
-                    var total = Math.Max(1, sinkProgress.Values.Sum(p => p.NodesTotal));
-                    progress.StatusDescription = $"{done} of {total} nodes done";
-                    progress.PercentComplete = Math.Min(100, done * 100 / total);
+                    progress.StatusDescription = $"{p.NodesFinished} of {p.NodesTotal} nodes finished, {p.NodesDone} results";
+                    progress.PercentComplete = p.PercentComplete;
                     WriteProgress(progress);
-                    var sent = sinkProgress.Values.Sum(p => p.BatchesSent);
-                    var batchTotal = Math.Max(1, sinkProgress.Values.Sum(p => p.BatchesTotal));
-                    batches.StatusDescription = $"{sent} of {batchTotal} commands sent";
-                    batches.PercentComplete = Math.Min(100, sent * 100 / batchTotal);
+                    batches.StatusDescription = $"{p.BatchesSent} of {p.BatchesTotal} commands sent";
+                    batches.PercentComplete = p.BatchesTotal <= 0 ? 100 : Math.Min(100, p.BatchesSent * 100 / p.BatchesTotal);
                     WriteProgress(batches);
                     continue;
                 }
@@ -412,7 +455,7 @@ public abstract class NodeCmdlet : S3MountCmdlet
                 if (r.IsSuccess)
                 {
                     CurrentCommandId = r.CommandId;
-                    onResult(r.InstanceId, r.Value.Value, r.Value.Context);
+                    onResult(r.InstanceId, r.Value!, contexts[r.RequestIndex]);
                     CurrentCommandId = null;
                 }
                 else
@@ -422,12 +465,8 @@ public abstract class NodeCmdlet : S3MountCmdlet
                 }
             }
 
-            all.GetAwaiter().GetResult();
-            foreach (var t in tasks)
-            {
-                var summary = t.GetAwaiter().GetResult();
-                WriteVerbose($"S3Mount: commands {string.Join(", ", summary.CommandIds)}: {summary.Succeeded} of {summary.NodesTotal} nodes succeeded in {summary.Elapsed.TotalSeconds:0.0} s" + (summary.MaxErrorsExceeded ? " (MaxErrors exceeded)" : string.Empty));
-            }
+            var summary = run.Completion.GetAwaiter().GetResult();
+            WriteVerbose($"S3Mount: {summary.Succeeded} of {summary.NodesTotal} nodes succeeded in {summary.Elapsed.TotalSeconds:0.0} s, {summary.CommandIds.Count} commands, {summary.ApiCalls} SSM calls ({summary.ThrottledCalls} throttled)" + (summary.MaxErrorsExceeded ? "; MaxErrors exceeded" : string.Empty));
         }
         catch (S3MountException e)
         {
@@ -439,6 +478,13 @@ public abstract class NodeCmdlet : S3MountCmdlet
         }
         finally
         {
+            if (Cancellation.IsCancellationRequested)
+            {
+                // Ctrl+C: the run cancels its commands; give it the moment it needs before the session moves on.
+                run.Completion.Wait(TimeSpan.FromSeconds(10));
+            }
+
+            (reader as IDisposable)?.Dispose();
             batches.RecordType = ProgressRecordType.Completed;
             progress.RecordType = ProgressRecordType.Completed;
             WriteProgress(batches);
@@ -447,35 +493,16 @@ public abstract class NodeCmdlet : S3MountCmdlet
     }
 
     /// <summary>
+    /// A last admin-side check of one script's work before anything is sent (New-S3MountService checks the bucket);
+    /// false drops that work, after writing its error. <paramref name="context"/> is what was queued with the script.
+    /// </summary>
+    protected virtual bool AdmitFleetWork(ResolvedAwsSettings settings, object? context, IReadOnlyList<string> instanceIds) => true;
+
+    /// <summary>
     /// Credentials and Region the AWS.Tools way (explicit keys, profile, -Credential, $StoredAWSCredentials, environment,
     /// default profile, instance role); where each came from goes to the debug stream. Failures end the command.
     /// </summary>
-    protected ResolvedAwsSettings ResolveAws()
-    {
-        try
-        {
-            var settings = new AwsSettingsResolver().Resolve(new AwsSettingsRequest
-            {
-                AccessKey = AccessKey,
-                SecretKey = SecretKey,
-                SessionToken = SessionToken,
-                ProfileName = ProfileName,
-                ProfileLocation = ProfileLocation,
-                Credential = Credential is PSObject p ? p.BaseObject : Credential,
-                StoredCredentials = Unwrap(SessionState.PSVariable.GetValue("StoredAWSCredentials")),
-                Region = Region,
-                StoredRegion = Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString(),
-                EndpointUrl = EndpointUrl,
-            });
-            WriteDebug("S3Mount: " + settings.Describe());
-            return settings;
-        }
-        catch (S3MountException e)
-        {
-            Terminate(e);
-            throw;
-        }
-    }
+    protected ResolvedAwsSettings ResolveAws() => ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, EndpointUrl);
 
     private FleetRunRequest Request(NodeScript script, IReadOnlyList<string> ids, IReadOnlyList<SsmTarget> targets) => new()
     {
@@ -492,39 +519,4 @@ public abstract class NodeCmdlet : S3MountCmdlet
         CloudWatchLogGroupName = CloudWatchLogGroupName,
         Comment = Comment ?? (("S3Mount " + script.Operation).Length <= 100 ? "S3Mount " + script.Operation : "S3Mount"),
     };
-
-    private static object? Unwrap(object? value) => value is PSObject p ? p.BaseObject : value;
-
-    private sealed class Sink<T> : IFleetSink<T>
-    {
-        private readonly BlockingCollection<FleetEvent<T>> _queue;
-        private readonly int _index;
-        private readonly ConcurrentDictionary<int, FleetProgress> _progress;
-
-        public Sink(BlockingCollection<FleetEvent<T>> queue, int index, ConcurrentDictionary<int, FleetProgress> progress)
-        {
-            _queue = queue;
-            _index = index;
-            _progress = progress;
-        }
-
-        public void OnResult(FleetNodeResult<T> result) => Add(new FleetEvent<T> { Result = result });
-
-        public void OnProgress(FleetProgress progress)
-        {
-            _progress[_index] = progress;
-            Add(new FleetEvent<T> { Progress = progress });
-        }
-
-        private void Add(FleetEvent<T> e)
-        {
-            try
-            {
-                _queue.Add(e);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-        }
-    }
 }

@@ -121,7 +121,10 @@ public abstract class ServiceCmdlet : NodeCmdlet
             NodeScript script;
             try
             {
-                script = build(kv.Value.Names.ToList(), kv.Value.Paths.ToList());
+                // Nodes with equal selections share one script (10,000 nodes, one composition).
+                var names = kv.Value.Names.ToList();
+                var paths = kv.Value.Paths.ToList();
+                script = CachedScript("select\n" + string.Join("\0", names) + "\n" + string.Join("\0", paths), () => build(names, paths));
             }
             catch (S3MountException e)
             {

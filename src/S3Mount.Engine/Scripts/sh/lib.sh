@@ -27,9 +27,10 @@ log() { printf 's3mount: %s\n' "$*" >&2; }
 
 # The node lock: one lock per node (or per offline image) that every script changing the node holds for its whole run,
 # so two operations (two admins, two SSM commands, user data still running) never interleave their fuse.conf edits,
-# unit writes and daemon-reloads. NodeScript.Compose puts "node_lock OPERATION" in front of every operation script
-# unless the operation's file says "# node lock: none" (list, report: they only read files that are replaced
-# atomically, and must not wait behind a 60 s create; the health check takes it itself, and only to act).
+# unit writes and daemon-reloads. NodeScript.Compose sets S3M_NODE_LOCK=OPERATION in every script's prologue unless
+# the operation's file says "# node lock: none" (list, report: they only read files that are replaced atomically, and
+# must not wait behind a 60 s create; sync takes it itself only to apply; the health check takes it itself, and only to
+# act), and the end of this file takes the lock then, before the operation's first line (also in a bootstrap's steps).
 #   node_lock OPERATION  waits up to S3M_LOCK_SECONDS (default 180) for the lock, then fails with S3MountNodeBusy naming
 #                        the holder's operation, target, pid and start time. Idempotent: a script may call it again.
 #   node_trylock OPERATION SECONDS  the same, but returns 1 (and logs the holder) instead of failing.
@@ -1052,3 +1053,6 @@ mount_remove() {
 S3M_ETC_UNITS=$(rp_or_fail /etc/systemd/system "The unit directory")
 S3M_USR_UNITS=$(rp_or_fail /usr/lib/systemd/system "The unit directory")
 S3M_LIB_UNITS=$(rp_or_fail /lib/systemd/system "The unit directory")
+
+# The node lock of this operation (S3M_NODE_LOCK from the prologue, see node_lock above).
+[ -z "${S3M_NODE_LOCK:-}" ] || node_lock "$S3M_NODE_LOCK"
