@@ -23,6 +23,7 @@
         'Disable-S3MountService'
         'Test-S3MountService'
         'Repair-S3MountService'
+        'Get-S3MountIamPolicy'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

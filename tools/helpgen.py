@@ -98,10 +98,7 @@ def merge(*dicts):
 
 SERVICE = merge(SELECT, FLEET, AWS_REGION)
 
-cmd("New-S3MountService",
-    "Creates a persistent mount of an S3 bucket as a systemd service.",
-    "Validates the bucket, path and every mount-s3 option before anything is written (stable error ids such as S3MountPathInvalid, S3MountOptionConflict), then on the node: refuses a path another bucket or something else already uses (S3MountPathInUse); checks that the node's mount-s3 supports every option (S3MountOptionUnsupported); creates the directory owned by the service user with mode 0755; creates the cache directory; adds user_allow_other to /etc/fuse.conf only when the options need it; writes the unit atomically (SELinux label restored); daemon-reload, enable and start; waits until the mount answers. If the start fails, the error carries the journal's last lines and the node is rolled back to exactly its previous state. Applying the same settings again changes nothing (Changed is False); other settings for an existing mount need -Force. A unit the field recipe made for the same bucket and path is adopted under its name (with -Force). With -Root it writes into an offline image instead (for AMI and chroot builds). " + NODE_NOTE,
-    merge({
+MOUNT_FIELDS = merge({
         "Bucket": ("string", "The bucket: a name, a directory bucket (name--zone--x-s3), an access point alias or ARN, or s3://bucket/prefix/. Binds by property name."),
         "Path": ("string", "The mount directory: absolute, not under system directories (/etc, /usr, /proc, /var/lib, ...). Trailing and repeated slashes are normalised. Binds by property name."),
         "Prefix": ("string", "--prefix: mount only keys under this prefix; it ends with /. Not together with an s3:// URI that has a prefix."),
@@ -110,12 +107,18 @@ cmd("New-S3MountService",
     }, {o[0]: (o[1], o[2]) for o in OPTIONS}, {
         "ExtraArgument": ("string[]", "mount-s3 options S3Mount does not model, each --name or --name=value. Modelled options, positional words and separate values are refused (S3MountExtraArgumentInvalid); the node checks each name against its own mount-s3 --help."),
         "Environment": ("string[]", "Environment entries for the service, each NAME=value (for example AWS_CONFIG_FILE=/etc/s3/config or HTTPS_PROXY=...)."),
+        "Option": ("MountOptions", "The mount-s3 options of an existing mount, as the Options property of Get-S3MountService output (alias Options; binds by property name): the base every option parameter given here overrides, so Get-S3MountService | New-S3MountService -Force keeps every option and changes only what you pass."),
+    })
+
+cmd("New-S3MountService",
+    "Creates a persistent mount of an S3 bucket as a systemd service.",
+    "Validates the bucket, path and every mount-s3 option before anything is written (stable error ids such as S3MountPathInvalid, S3MountOptionConflict), then on the node: refuses a path another bucket or something else already uses (S3MountPathInUse); checks that the node's mount-s3 supports every option (S3MountOptionUnsupported); creates the directory owned by the service user with mode 0755; creates the cache directory; adds user_allow_other to /etc/fuse.conf only when the options need it; writes the unit atomically (SELinux label restored); daemon-reload, enable and start; waits until the mount answers. If the start fails, the error carries the journal's last lines and the node is rolled back to exactly its previous state. Applying the same settings again changes nothing (Changed is False); other settings for an existing mount need -Force. A unit the field recipe made for the same bucket and path is adopted under its name (with -Force). With -Root it writes into an offline image instead (for AMI and chroot builds). " + NODE_NOTE,
+    merge(MOUNT_FIELDS, {
         "NoStart": ("switch", "Write and enable the unit without starting it."),
         "NoEnable": ("switch", "Do not enable the unit (it will not mount at boot)."),
         "Force": ("switch", "Replace a service that has other settings, or adopt a recipe-made unit; the mount restarts. Also skips confirmation (never -WhatIf)."),
         "KeepOnFailure": ("switch", "When the start fails, keep the new unit for inspection instead of rolling back."),
         "Root": ("string", "An offline image root: write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd; nothing is started. Needs no systemd and no AWS."),
-        "Option": ("MountOptions", "The mount-s3 options of an existing mount, as the Options property of Get-S3MountService output (alias Options; binds by property name): the base every option parameter given here overrides, so Get-S3MountService | New-S3MountService -Force keeps every option and changes only what you pass."),
     }, FLEET, AWS_REGION),
     [
         ("New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -AllowOther -User ec2-user", "Mounts the bucket read-only at /fsx/ref on this machine, as ec2-user, visible to every user."),
@@ -219,6 +222,24 @@ cmd("Get-MountpointS3",
         ("Get-MountpointS3 -InstanceId $ids | Where-Object { $_.InstalledVersion -lt [S3Mount.Engine.Model.MountpointVersion]'1.23.0' }", "The nodes of a fleet that still run an older mount-s3."),
     ],
     ["S3Mount.MountpointInstallation"], inputs="System.String[] (InstanceId by property name)")
+
+cmd("Get-S3MountIamPolicy",
+    "Writes the least-privilege IAM policy a node role needs for given mounts.",
+    "Takes mounts as New-S3MountService takes them (the same parameters; or piped objects whose properties are those names, such as Get-S3MountService output from one node or a fleet; several at once) and writes the one identity policy their node role needs, and no more, following the permissions Mountpoint documents for each configuration (doc/CONFIGURATION.md, section IAM permissions and the sections of each option): s3:ListBucket on the bucket, with an s3:prefix condition when the mount has a prefix; s3:GetObject on bucket/prefix*; s3:PutObject and s3:AbortMultipartUpload only when the mount is not read-only; s3:DeleteObject only with -AllowDelete; access point ARNs (objects under /object/), Multi-Region and Outposts access points; s3express:CreateSession for directory buckets and the -CacheExpressBucket shared cache; kms:Decrypt (and kms:GenerateDataKey where the mount writes) on the -SseKmsKeyId key and on -KmsKeyArn keys; an aws:ResourceAccount condition with -ExpectedBucketOwner. Grants of all mounts are merged (a whole bucket covers its prefixes; equal conditions share a statement) and ordered the same way every time. A mount that cannot be scoped exactly (an access point alias without its Region and account, a directory bucket's session, which allows every operation on the bucket) gets a warning saying what is broader than it needs; nothing is ever widened silently. -Verbose lists every permission with the mount and the documentation section it comes from, and what the mounts need outside this policy (bucket policies of access points and requester-pays buckets). Needs no AWS credentials and calls nothing.",
+    merge(MOUNT_FIELDS, {
+        "Path": ("string", "The mount directory. Optional here: the policy does not depend on where a bucket is mounted. Binds by property name."),
+        "User": ("string", "The user the service runs as. Does not change the policy (mount-s3 uses the node's credentials, whoever runs it). Binds by property name."),
+        "KmsKeyArn": ("string[]", "KMS keys that objects of this mount are encrypted with, which the mount's own options cannot name: the bucket's default SSE-KMS key, the shared cache bucket's key, keys of objects other writers made. Each gets kms:Decrypt, and kms:GenerateDataKey when the mount writes (not -ReadOnly, or with -CacheExpressBucket). Binds by property name, so each piped mount can carry its own."),
+        "Partition": ("string", "The ARN partition (aws, aws-cn, aws-us-gov, ...) for buckets whose Region the mount does not give; a -BucketRegion such as cn-north-1 selects its own. Default aws."),
+        "AsJson": ("switch", "Write the policy document as JSON text (what aws iam put-role-policy --policy-document and the console take) instead of an object."),
+    }),
+    [
+        ("Get-S3MountIamPolicy -Bucket s3://results/run-42/ -AllowDelete -AsJson", "The policy for one read-write mount of a prefix, with deletes: s3:ListBucket with an s3:prefix condition, object actions on results/run-42/*."),
+        ("Get-S3MountService -InstanceId $ids | Get-S3MountIamPolicy -AsJson | Set-Content node-role-policy.json", "The one policy that covers every mount of a fleet, from the mounts the nodes really have."),
+        ("Get-S3MountIamPolicy -Bucket genomics-ref -ReadOnly -Sse aws:kms -SseKmsKeyId arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab | ConvertTo-Json -Depth 6", "The policy as an object, converted to JSON by PowerShell: kms:Decrypt on the key, nothing to write."),
+        ("@([pscustomobject]@{ Bucket = 'genomics-ref'; ReadOnly = $true }, [pscustomobject]@{ Bucket = 'results'; Prefix = 'run-42/'; AllowDelete = $true }) |\n    Get-S3MountIamPolicy -Verbose", "One policy for two mounts described by objects whose properties are parameter names; -Verbose gives the reason and documentation section of every permission."),
+    ],
+    ["S3Mount.S3MountIamPolicy", "System.String"], inputs="Objects with mount properties (Bucket, Prefix, Options, ... by property name), such as S3Mount.S3MountService")
 
 def write(path):
     out = ['<?xml version="1.0" encoding="utf-8"?>',

@@ -89,16 +89,7 @@ public static class IamPolicyBuilder
         var notes = new List<string>();
         foreach (var m in mounts)
         {
-            SpecValidator.EnsureValid(m.Spec);
-            foreach (var key in m.KmsKeyArns)
-            {
-                if (!SpecValidator.KmsKeyArnPattern.IsMatch(key))
-                {
-                    throw new S3MountException(ErrorIds.OptionInvalid, S3MountErrorKind.InvalidArgument,
-                        $"'{key}' is not a KMS key ARN (-KmsKeyArn): expected arn:aws:kms:<region>:<account>:key/<key-id> or an alias ARN.", key);
-                }
-            }
-
+            Validate(m);
             new MountGrants(m, partition ?? "aws", grants, warnings, notes).Add();
         }
 
@@ -110,6 +101,20 @@ public static class IamPolicyBuilder
         }
 
         return new IamPolicyResult(document, grants, warnings.Distinct(StringComparer.Ordinal).ToList(), notes.Distinct(StringComparer.Ordinal).ToList());
+    }
+
+    /// <summary>Refuses a mount the policy cannot be written for (an invalid spec, a key that is not a KMS key ARN).</summary>
+    public static void Validate(IamMountRequest mount)
+    {
+        SpecValidator.EnsureValid(mount.Spec);
+        foreach (var key in mount.KmsKeyArns)
+        {
+            if (!SpecValidator.KmsKeyArnPattern.IsMatch(key))
+            {
+                throw new S3MountException(ErrorIds.OptionInvalid, S3MountErrorKind.InvalidArgument,
+                    $"'{key}' is not a KMS key ARN (-KmsKeyArn): expected arn:aws:kms:<region>:<account>:key/<key-id> or an alias ARN.", key);
+            }
+        }
     }
 
     /// <summary>The partitions an ARN may name.</summary>

@@ -201,20 +201,5 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
     /// The spec from this record's bound parameters, over the options of a piped mount (-Option): every field goes
     /// through <see cref="MountSpecFields"/>, the one reading of mount fields for parameters, piped objects and maps.
     /// </summary>
-    internal MountSpec BuildSpec()
-    {
-        var values = MyInvocation.BoundParameters
-            .Where(kv => MountSpecFields.Canonical(kv.Key) is not null)
-            .Select(kv => new KeyValuePair<string, object?>(kv.Key, Plain(kv.Value)));
-        return MountSpecFields.Build(new MountSpec { Options = Option ?? MountOptions.Default }, values);
-    }
-
-    // PowerShell values as the engine takes them: switches as Booleans, wrapped objects unwrapped.
-    private static object? Plain(object? value) => value switch
-    {
-        SwitchParameter sw => sw.IsPresent,
-        PSObject p => Plain(p.BaseObject),
-        object[] a => a.Select(Plain).ToArray(),
-        _ => value,
-    };
+    internal MountSpec BuildSpec() => MountFieldParameters.Spec(MyInvocation.BoundParameters, new MountSpec());
 }
