@@ -24,6 +24,7 @@
         'Test-S3MountService'
         'Repair-S3MountService'
         'Get-S3MountIamPolicy'
+        'Measure-S3MountThroughput'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

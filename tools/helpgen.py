@@ -241,6 +241,23 @@ cmd("Get-S3MountIamPolicy",
     ],
     ["S3Mount.S3MountIamPolicy", "System.String"], inputs="Objects with mount properties (Bucket, Prefix, Options, ... by property name), such as S3Mount.S3MountService")
 
+cmd("Measure-S3MountThroughput",
+    "Measures the throughput of mounts on this machine or a fleet.",
+    "For each selected mount (-Name or -Path; Get-S3MountService output pipes in), on each node: in a directory of its own under the mount (s3mount-throughput-<uuid>), writes -FileCount files of -FileSize with -Parallelism workers (dd, fsync'd, so the upload is inside the time), drops the page cache where the node allows it (root, not in most containers), reads the first byte of each file (the first-byte latency), reads every file back with -Parallelism workers and compares it with what was written (cmp), then deletes exactly the files it wrote and its directory, never anything else (also when it is cancelled). Returns one object per node and mount: write and read MB/s (10^6 bytes per second, as dd counts), the median and largest first-byte time, whether the data read back was the data written, the errors. Output comes at the end, slowest first (by the lower of the write and read rates), with a bar per node against the fastest of the run. A read-only mount, or one without --allow-delete (the files could not be deleted again), is refused for writing (S3MountThroughputReadOnly, S3MountThroughputNoDelete): give -ReadPrefix to measure reads of existing files instead, which writes nothing. Refused too when /tmp has no room for one file of test data, or the mount's local cache directory no room for what is read (S3MountThroughputNoSpace). Every phase stops at -TimeLimitSeconds; what was done by then is reported, with a warning. The I/O runs as the mount's owner. On a fleet, one SSM command goes to every 50 nodes, all at once (MaxConcurrency 100% unless given), and every node starts at the same agreed second a few seconds after the commands are sent (each result says how late a node was); the run does not hold the node lock, so changes and repairs of the node are not blocked while it measures. Data-read mismatches are errors (S3MountThroughputMismatch); other errors and time-outs are warnings, and every error is in the object. " + NODE_NOTE,
+    merge(SELECT, {
+        "FileCount": ("int", "How many files to write and read back on each node (1 to 10000; default 8). With -ReadPrefix: at most how many existing files to read (the first by name)."),
+        "FileSize": ("long", "The size of each file in bytes, 4KB to 5GB (default 64MB). PowerShell's 64MB, 1GB literals work. Ignored with -ReadPrefix."),
+        "Parallelism": ("int", "How many files are written, and read, at once on each node (1 to 256; default 4; alias ThreadCount)."),
+        "TimeLimitSeconds": ("int", "The longest the measurement may take on a node, 10 to 86400 seconds (default 600): no file is started after it and a transfer that runs into it is stopped; the clean-up still runs. Not SSM's -TimeoutSeconds (the delivery timeout); -ExecutionTimeoutSeconds defaults to this plus 300."),
+        "ReadPrefix": ("string", "Read existing files in this directory of the mount, relative to the mount's root (datasets/ref/), instead of writing any: works on read-only mounts and needs no --allow-delete; nothing is written or deleted, and the content is checked by its length only."),
+    }, FLEET, AWS_REGION),
+    [
+        ("Measure-S3MountThroughput -Path /mnt/results -FileCount 16 -FileSize 256MB -Parallelism 8", "Writes 16 files of 256 MiB, 8 at a time, through the mount at /mnt/results on this machine, reads them back, checks and deletes them."),
+        ("Get-S3MountService -Target 'tag:Cluster=pcluster-1' -Path /fsx/scratch | Measure-S3MountThroughput -FileCount 32 -FileSize 1GB -Parallelism 16 -Confirm:$false", "Every node of a cluster at once, through SSM: one command per 50 nodes, all starting at the same second; the slowest node comes first."),
+        ("Measure-S3MountThroughput -InstanceId $ids -Path /fsx/ref -ReadPrefix hg38/ -FileCount 8 | Format-List", "Measures reads of existing files on a read-only mount of a fleet; writes nothing."),
+    ],
+    ["S3Mount.S3MountThroughput"])
+
 def write(path):
     out = ['<?xml version="1.0" encoding="utf-8"?>',
            '<helpItems schema="maml" xmlns="http://msh">']

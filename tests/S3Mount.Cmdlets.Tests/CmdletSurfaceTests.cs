@@ -10,11 +10,12 @@ public class CmdletSurfaceTests : IClassFixture<CmdletMetadata>
 {
     private static readonly string[] Expected =
     {
-        "Disable-S3MountService", "Enable-S3MountService", "Get-MountpointS3", "Get-S3MountIamPolicy", "Get-S3MountService", "Install-MountpointS3", "New-S3MountService",
+        "Disable-S3MountService", "Enable-S3MountService", "Get-MountpointS3", "Get-S3MountIamPolicy", "Get-S3MountService", "Install-MountpointS3", "Measure-S3MountThroughput", "New-S3MountService",
         "Remove-S3MountService", "Repair-S3MountService", "Restart-S3MountService", "Start-S3MountService", "Stop-S3MountService", "Test-S3MountService",
     };
 
-    private static readonly string[] Changing = { "New", "Remove", "Start", "Stop", "Restart", "Enable", "Disable", "Repair", "Install" };
+    // Measure writes test files into the bucket (and deletes them again): it asks first, like the changes.
+    private static readonly string[] Changing = { "New", "Remove", "Start", "Stop", "Restart", "Enable", "Disable", "Repair", "Install", "Measure" };
 
     private readonly CmdletMetadata _m;
 

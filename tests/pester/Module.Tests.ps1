@@ -13,7 +13,7 @@ Describe 'The S3Mount module' {
     It 'exports exactly its cmdlets and nothing else' {
         $module = Get-Module S3Mount
         $expected = 'Disable-S3MountService', 'Enable-S3MountService', 'Get-MountpointS3', 'Get-S3MountIamPolicy', 'Get-S3MountService', 'Install-MountpointS3',
-            'New-S3MountService', 'Remove-S3MountService', 'Repair-S3MountService', 'Restart-S3MountService', 'Start-S3MountService',
+            'Measure-S3MountThroughput', 'New-S3MountService', 'Remove-S3MountService', 'Repair-S3MountService', 'Restart-S3MountService', 'Start-S3MountService',
             'Stop-S3MountService', 'Test-S3MountService'
         @($module.ExportedCmdlets.Keys | Sort-Object) | Should -Be $expected
         $module.ExportedFunctions.Count | Should -Be 0

@@ -163,6 +163,13 @@ public static class NodeResultParser
         ["S3MountInstallWouldRemove"] = S3MountErrorKind.InvalidOperation,
         ["S3MountPackageManagerBusy"] = S3MountErrorKind.ResourceBusy,
         ["S3MountInstallFailed"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountThroughputNoImage"] = S3MountErrorKind.InvalidArgument,
+        ["S3MountThroughputNotMounted"] = S3MountErrorKind.ResourceUnavailable,
+        ["S3MountThroughputReadOnly"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountThroughputNoDelete"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountThroughputNoFiles"] = S3MountErrorKind.ObjectNotFound,
+        ["S3MountThroughputNoSpace"] = S3MountErrorKind.ResourceUnavailable,
+        ["S3MountThroughputFailed"] = S3MountErrorKind.WriteError,
     };
 
     /// <summary>Error ids that mean "this machine cannot be used" rather than "this service failed".</summary>
