@@ -109,13 +109,6 @@ public sealed class FleetOnLabTests
         Assert.All(removed, r => Assert.Equal(2, r.Value!.Items.Count));
     }
 
-    private static async Task<List<FleetNodeResult<T>>> RunAsync<T>(FakeSsmServer fake, NodeScript script, IReadOnlyList<string> ids, Func<ResultBlock, T> parse)
-    {
-        using var ssm = new SsmHttpClient(ResolvedAwsSettings.FromKeys("AKIAFLEETLAB00000001", "fleet/lab/secret/key/0000000000000000000", "us-east-1", fake.Endpoint));
-        var runner = new FleetRunner(ssm, null, new FleetRunnerOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxPollInterval = TimeSpan.FromMilliseconds(500) });
-        var results = new List<FleetNodeResult<T>>();
-        var sink = new DelegateFleetSink<T>(r => { lock (results) { results.Add(r); } });
-        await runner.RunAsync(new FleetRunRequest { Script = script.Text, InstanceIds = ids }, o => parse(new ScriptOutput(o.ExitCode, o.Stdout, o.Stderr).Block(o.InstanceId)), sink, Ct);
-        return results;
-    }
+    private static Task<List<FleetNodeResult<T>>> RunAsync<T>(FakeSsmServer fake, NodeScript script, IReadOnlyList<string> ids, Func<ResultBlock, T> parse) =>
+        FakeSsmFleet.RunAsync(fake, script, ids, parse, Ct);
 }

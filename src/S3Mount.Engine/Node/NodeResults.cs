@@ -170,6 +170,7 @@ public static class NodeResultParser
         ["S3MountThroughputNoFiles"] = S3MountErrorKind.ObjectNotFound,
         ["S3MountThroughputNoSpace"] = S3MountErrorKind.ResourceUnavailable,
         ["S3MountThroughputFailed"] = S3MountErrorKind.WriteError,
+        ["S3MountThroughputStopped"] = S3MountErrorKind.OperationStopped,
     };
 
     /// <summary>Error ids that mean "this machine cannot be used" rather than "this service failed".</summary>

@@ -1,8 +1,9 @@
 # measure NAMES / PATHS: the throughput of each selected mount (Measure-S3MountThroughput). In a directory of its own
 # under the mount (s3mount-throughput-<uuid>), it writes FILE_COUNT files of FILE_BYTES with PARALLEL workers (dd,
 # fsync'd, so the upload is in the time), drops the page cache where the node allows it, reads the first byte of
-# each file (first-byte latency), reads every file back with PARALLEL workers and compares it with what was written
-# (cmp), then deletes exactly the files it wrote and that directory: never anything else. With READ_PREFIX it
+# each file (first-byte latency), reads every file back with PARALLEL workers (dd to /dev/null, timed exactly as dd by
+# hand), compares every file with what was written (cmp, not timed), then deletes exactly the files it wrote and that
+# directory: never anything else. With READ_PREFIX it
 # writes nothing: it reads up to FILE_COUNT existing files in MOUNT/READ_PREFIX. The I/O runs as the mount's owner
 # (a FUSE mount refuses other users, root included, without allow-other / allow-root). Every phase stops at
 # TIME_LIMIT seconds after the start; what was done by then is reported, and the clean-up still runs.
@@ -26,38 +27,56 @@ s3m_tp_now() {
   if [ "$S3M_TP_CLOCK" = ns ]; then date +%s%N; else awk '{ printf "%.0f\n", $1 * 1000000000 }' /proc/uptime; fi
 }
 
-# The worker, run as the mount's owner with sh -c: MODE INDEX STEP COUNT DIR SRC DEADLINE_NS CLOCK LIST. It handles
-# files INDEX, INDEX+STEP, ... below COUNT and prints one line per file: "ok I BYTES", "err I MESSAGE", "fb I NS"
-# (first byte) or "late I" (the deadline passed before it started). No file is touched after the deadline: a dd that
-# runs into it is killed.
+# The worker, run as the mount's owner with sh -c: MODE (write, first, read, verify) INDEX STEP COUNT DIR SRC
+# DEADLINE CLOCK LIST. It handles files INDEX, INDEX+STEP, ... below COUNT (DIR/f<i>, or the paths of the lines of LIST,
+# "SIZE<TAB>PATH") and prints one line per file: "ok I", "err I MESSAGE", "fb I NS" (first byte) or "late I" (the
+# deadline passed before it started). DEADLINE is in centiseconds of /proc/uptime, which the shell reads without
+# starting a process: per file the worker starts only what dd by hand would (timeout and dd), so small files are not
+# slowed by the bookkeeping. No file is started after the deadline, and a dd that runs into it is killed.
 # shellcheck disable=SC2016
 S3M_TP_WORKER='
-mode=$1 i=$2 step=$3 count=$4 dir=$5 src=$6 deadline=$7 clock=$8 list=$9
+mode=$1 idx=$2 step=$3 count=$4 dir=$5 src=$6 deadline=$7 clock=$8 list=$9
 now() { if [ "$clock" = ns ]; then date +%s%N; else awk "{ printf \"%.0f\\n\", \$1 * 1000000000 }" /proc/uptime; fi; }
-while [ "$i" -lt "$count" ]; do
-  t=$(now)
-  if [ "$t" -ge "$deadline" ]; then echo "late $i"; i=$((i + step)); continue; fi
-  left=$(( (deadline - t) / 1000000000 + 1 ))
-  if [ -n "$list" ]; then f=$(sed -n "$((i + 1))p" "$list"); else f="$dir/f$i"; fi
+cs() { read -r up _ </proc/uptime; up=${up%.*}${up#*.}; while case $up in 0?*) true ;; *) false ;; esac; do up=${up#0}; done; }
+one() {
+  cs
+  if [ "$up" -ge "$deadline" ]; then echo "late $1"; return; fi
+  left=$(( (deadline - up) / 100 + 1 ))
   case $mode in
     write)
-      if e=$(timeout -s KILL "$left" dd if="$src" of="$f" bs=1048576 conv=fsync 2>&1); then echo "ok $i $(wc -c <"$src")"
-      else echo "err $i writing $f failed: $(printf "%s" "$e" | tail -n 1)"; fi ;;
+      if e=$(timeout -s KILL "$left" dd if="$src" of="$2" bs=1048576 conv=fsync 2>&1); then echo "ok $1"
+      else echo "err $1 writing $2 failed: $(printf "%s" "$e" | tail -n 1)"; fi ;;
     first)
-      if timeout -s KILL "$left" head -c 1 -- "$f" >/dev/null 2>&1; then echo "fb $i $(( $(now) - t ))"
-      else echo "err $i reading the first byte of $f failed"; fi ;;
+      t=$(now)
+      if timeout -s KILL "$left" head -c 1 -- "$2" >/dev/null 2>&1; then echo "fb $1 $(( $(now) - t ))"
+      else echo "err $1 reading the first byte of $2 failed"; fi ;;
+    read)
+      if e=$(timeout -s KILL "$left" dd if="$2" of=/dev/null bs=1048576 2>&1); then echo "ok $1"
+      else echo "err $1 reading $2 failed: $(printf "%s" "$e" | tail -n 1)"; fi ;;
     verify)
-      if { timeout -s KILL "$left" dd if="$f" bs=1048576 2>/dev/null; } | cmp -s - "$src"; then echo "ok $i $(wc -c <"$src")"
-      elif e=$(timeout -s KILL 10 dd if="$f" of=/dev/null bs=1048576 2>&1); then echo "err $i $f differs from what was written"
-      else echo "err $i reading $f failed: $(printf "%s" "$e" | tail -n 1)"; fi ;;
-    existing)
-      want=$(wc -c <"$f" 2>/dev/null)
-      got=$({ timeout -s KILL "$left" dd if="$f" bs=1048576 2>/dev/null; } | wc -c)
-      if [ -n "$want" ] && [ "$got" -eq "$want" ]; then echo "ok $i $got"
-      else echo "err $i reading $f gave $got of ${want:-?} bytes"; fi ;;
+      timeout -s KILL "$left" cmp -s -- "$2" "$src"
+      r=$?
+      cs
+      if [ "$r" = 0 ]; then echo "ok $1"
+      elif [ "$up" -ge "$deadline" ]; then echo "late $1"
+      elif [ "$r" = 1 ]; then echo "err $1 $2 differs from what was written"
+      else echo "err $1 cannot compare $2 with what was written (cmp exit $r)"; fi ;;
   esac
-  i=$((i + step))
-done
+}
+if [ -n "$list" ]; then
+  n=0
+  while IFS="	" read -r size f; do
+    if [ "$n" -ge "$count" ]; then break; fi
+    if [ $(( n % step )) -eq "$idx" ]; then one "$n" "$f"; fi
+    n=$((n + 1))
+  done <"$list"
+else
+  i=$idx
+  while [ "$i" -lt "$count" ]; do
+    one "$i" "$dir/f$i"
+    i=$((i + step))
+  done
+fi
 '
 
 # s3m_tp_as CMD...: runs CMD as the mount's owner (S3M_TP_UID / S3M_TP_GID), as root where that is root.
@@ -89,8 +108,11 @@ s3m_tp_phase() {
     "$S3M_TMP/written" "$S3M_TMP/phase.$1" >>"$S3M_TMP/errors"
 }
 
-# s3m_tp_bytes MODE: the bytes of the files a phase did without error.
-s3m_tp_bytes() { awk '$1 == "ok" { b += $3 } END { printf "%.0f\n", b }' "$S3M_TMP/phase.$1"; }
+# s3m_tp_bytes MODE: the bytes of the files a phase did without error (their sizes from the list, or FILE_BYTES each).
+s3m_tp_bytes() {
+  awk -v each="$FILE_BYTES" 'FILENAME == ARGV[1] { n[NR - 1] = $1; next } $1 == "ok" { b += ($2 in n) ? n[$2] : each } END { printf "%.0f\n", b }' \
+    "${S3M_TP_LIST:-/dev/null}" "$S3M_TMP/phase.$1"
+}
 
 # s3m_tp_drop: sync, then drop the page cache (root on a node that allows it; not in most containers).
 s3m_tp_drop() {
@@ -98,15 +120,23 @@ s3m_tp_drop() {
   if { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then S3M_TP_DROPPED=1; else S3M_TP_DROPPED=0; fi
 }
 
-# s3m_tp_cleanup: deletes this run's files by name, then its directory, and the local source; says what is left.
+# s3m_tp_cleanup: deletes this run's files by name, then its directory, and the local source; says what is left. A
+# transfer that was killed (time limit, cancel) may still be finishing its upload, and then reappear: up to five
+# passes, a second apart, until the directory is gone.
 s3m_tp_cleanup() {
   if [ -n "${S3M_TP_DIR-}" ] && [ "$S3M_TP_MODE" = write ]; then
-    s3m_tp_i=0
-    while [ "$s3m_tp_i" -lt "$S3M_TP_COUNT" ]; do
-      s3m_tp_as rm -f -- "$S3M_TP_DIR/f$s3m_tp_i" 2>/dev/null
-      s3m_tp_i=$((s3m_tp_i + 1))
+    s3m_tp_pass=0
+    while [ "$s3m_tp_pass" -lt 5 ] && s3m_tp_as test -e "$S3M_TP_DIR" 2>/dev/null; do
+      [ "$s3m_tp_pass" = 0 ] || sleep 1
+      # The names this run gives its files, f0 to f<COUNT-1>, as the directory lists them: one rm for all.
+      set --
+      for s3m_tp_f in $(s3m_tp_as ls -A -- "$S3M_TP_DIR" 2>/dev/null | awk -v n="$S3M_TP_COUNT" '/^f[0-9]+$/ && substr($0, 2) + 0 < n'); do
+        set -- "$@" "$S3M_TP_DIR/$s3m_tp_f"
+      done
+      [ $# = 0 ] || s3m_tp_as rm -f -- "$@" 2>/dev/null
+      s3m_tp_as rmdir -- "$S3M_TP_DIR" 2>/dev/null
+      s3m_tp_pass=$((s3m_tp_pass + 1))
     done
-    s3m_tp_as rmdir -- "$S3M_TP_DIR" 2>/dev/null
     if s3m_tp_as test -e "$S3M_TP_DIR" 2>/dev/null; then
       printf '%s\n' "could not delete everything this run wrote: $S3M_TP_DIR is still there (delete it by hand)" >>"$S3M_TMP/errors"
     fi
@@ -118,10 +148,14 @@ s3m_tp_cleanup() {
 
 # A cancelled run (SSM CancelCommand, Ctrl+C) still deletes its files.
 s3m_tp_abort() {
+  # shellcheck disable=SC2086  # process ids
+  [ -z "${s3m_tp_pids-}" ] || kill $s3m_tp_pids 2>/dev/null
+  wait
   s3m_tp_cleanup
-  exit 130
+  fail S3MountThroughputStopped "the throughput check was stopped before it finished; the files it had written were deleted$([ -s "$S3M_TMP/errors" ] && printf ', except: %s' "$(tail -n 1 "$S3M_TMP/errors")")."
 }
 trap 's3m_tp_abort' INT TERM HUP
+s3m_tp_pids=
 S3M_TP_DIR=
 S3M_TP_SRCDIR=
 S3M_TP_MODE="write"
@@ -177,15 +211,16 @@ for s3m_n in $SELECTED; do
     S3M_TP_MODE=existing
     s3m_d="$s3m_p/$READ_PREFIX"
     S3M_TP_LIST="$S3M_TP_SRCDIR/list"
-    s3m_tp_as find "$s3m_d" -maxdepth 1 -type f 2>/dev/null | LC_ALL=C sort | head -n "$FILE_COUNT" >"$S3M_TP_LIST"
+    # shellcheck disable=SC2016
+    s3m_tp_as find "$s3m_d" -maxdepth 1 -type f 2>/dev/null | LC_ALL=C sort | head -n "$FILE_COUNT" |
+      s3m_tp_as /bin/sh -c 'while IFS= read -r f; do printf "%s\t%s\n" "$(wc -c <"$f" 2>/dev/null)" "$f"; done' >"$S3M_TP_LIST"
     chmod 0644 "$S3M_TP_LIST"
     S3M_TP_COUNT=$(wc -l <"$S3M_TP_LIST")
     if [ "$S3M_TP_COUNT" -eq 0 ]; then
       s3m_tp_refuse "$s3m_n" S3MountThroughputNoFiles "there are no files in $s3m_d to read (-ReadPrefix is a directory of the mount, relative to $s3m_p)."
       continue
     fi
-    # shellcheck disable=SC2016
-    s3m_total=$(s3m_tp_as /bin/sh -c 'while IFS= read -r f; do wc -c <"$f" 2>/dev/null; done <"$1"' s3m "$S3M_TP_LIST" | awk '{ s += $1 } END { printf "%.0f\n", s }')
+    s3m_total=$(awk -F '\t' '{ s += $1 } END { printf "%.0f\n", s }' "$S3M_TP_LIST")
     s3m_bytes_each=0
   else
     S3M_TP_MODE="write"
@@ -241,7 +276,7 @@ for s3m_n in $SELECTED; do
   fi
 
   S3M_TP_TIMEDOUT=0
-  S3M_TP_DEADLINE=$(( $(s3m_tp_now) + TIME_LIMIT * 1000000000 ))
+  S3M_TP_DEADLINE=$(( $(awk '{ printf "%.0f\n", $1 * 100 }' /proc/uptime) + TIME_LIMIT * 100 ))
   s3m_wbytes=0 s3m_wns=0 s3m_verified=-
   if [ "$S3M_TP_MODE" = write ]; then
     s3m_tp_phase write "$PARALLEL"
@@ -259,18 +294,16 @@ for s3m_n in $SELECTED; do
   S3M_TP_COUNT=$s3m_keep
   s3m_fb=$(awk '$1 == "fb" { print $3 }' "$S3M_TMP/phase.first" | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.0f %.0f\n", v[int((NR + 1) / 2)], v[NR]; else print "- -" }')
   s3m_tp_drop
-  if [ "$S3M_TP_MODE" = write ]; then
-    s3m_tp_phase verify "$PARALLEL"
-    if [ ! -s "$S3M_TMP/written" ]; then s3m_verified=-
-    elif awk 'FILENAME == ARGV[1] { w[$1] = 1; next } $1 == "err" && ($2 in w) { bad = 1 } END { exit !bad }' "$S3M_TMP/written" "$S3M_TMP/phase.verify"; then s3m_verified=0
-    else s3m_verified=1; fi
-    s3m_rmode=verify
-  else
-    s3m_tp_phase existing "$PARALLEL"
-    s3m_rmode=existing
-  fi
+  s3m_tp_phase read "$PARALLEL"
   s3m_rns=$S3M_TP_NS
-  s3m_rbytes=$(s3m_tp_bytes "$s3m_rmode")
+  s3m_rbytes=$(s3m_tp_bytes read)
+  # Existing files are read to their end; what was written is compared with the source, byte for byte.
+  if [ "$S3M_TP_MODE" = write ] && [ -s "$S3M_TMP/written" ]; then
+    s3m_tp_phase verify "$PARALLEL"
+    if awk 'FILENAME == ARGV[1] { w[$1] = 1; next } $1 == "err" && ($2 in w) { bad = 1 } END { exit !bad }' "$S3M_TMP/written" "$S3M_TMP/phase.verify"; then s3m_verified=0
+    elif grep -q '^late ' "$S3M_TMP/phase.verify"; then s3m_verified=-
+    else s3m_verified=1; fi
+  fi
   s3m_dirname=${S3M_TP_DIR##*/}
   s3m_tp_cleanup
   s3m_errors=$(wc -l <"$S3M_TMP/errors")
