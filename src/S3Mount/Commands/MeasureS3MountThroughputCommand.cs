@@ -123,14 +123,9 @@ public sealed class MeasureS3MountThroughputCommand : ServiceCmdlet<NodeResult<T
         base.EndProcessing();
 
         // Slowest first, per path; the bar compares each node with the fastest of its path.
-        foreach (var group in _results.GroupBy(r => r.Path, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var r in S3MountThroughput.Ranked(_results))
         {
-            var fastest = group.Max(r => r.Score);
-            foreach (var r in group.OrderBy(r => r.Score ?? -1).ThenBy(r => r.Node, StringComparer.Ordinal))
-            {
-                r.Rank(fastest);
-                WriteObject(r);
-            }
+            WriteObject(r);
         }
     }
 

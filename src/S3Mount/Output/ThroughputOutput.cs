@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using S3Mount.Engine.Node;
 
@@ -91,8 +92,25 @@ public sealed class S3MountThroughput
         Score = Round(Throughput.Score(r)),
     };
 
+    /// <summary>
+    /// The results as they are written: by path, slowest first within a path (those that measured nothing before all),
+    /// each with its bar against the fastest of its path.
+    /// </summary>
+    internal static IEnumerable<S3MountThroughput> Ranked(IEnumerable<S3MountThroughput> results)
+    {
+        foreach (var group in results.GroupBy(r => r.Path, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var fastest = group.Max(r => r.Score);
+            foreach (var r in group.OrderBy(r => r.Score ?? -1).ThenBy(r => r.Node, StringComparer.Ordinal))
+            {
+                r.Rank(fastest);
+                yield return r;
+            }
+        }
+    }
+
     /// <summary>Sets <see cref="Relative"/> and <see cref="Bar"/> against <paramref name="fastest"/>.</summary>
-    internal void Rank(double? fastest)
+    private void Rank(double? fastest)
     {
         Relative = Score is { } s && fastest is > 0 ? Math.Round(s / fastest.Value, 3) : null;
         var filled = Relative is { } rel ? Math.Max(Score > 0 ? 1 : 0, (int)Math.Round(rel * BarWidth)) : 0;
