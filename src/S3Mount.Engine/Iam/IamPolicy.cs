@@ -89,6 +89,9 @@ public sealed class IamStatement
     public IReadOnlyList<string> Resources { get; }
 
     public IReadOnlyList<IamCondition> Conditions { get; }
+
+    /// <summary>The condition block as IAM writes it: per operator, its keys with their values.</summary>
+    public IEnumerable<IGrouping<string, IamCondition>> ConditionBlock => Conditions.GroupBy(c => c.Operator);
 }
 
 /// <summary>An identity-based policy document (version 2012-10-17).</summary>
@@ -124,7 +127,7 @@ public sealed class IamPolicyDocument
                 if (s.Conditions.Count > 0)
                 {
                     w.WriteStartObject("Condition");
-                    foreach (var op in s.Conditions.GroupBy(c => c.Operator))
+                    foreach (var op in s.ConditionBlock)
                     {
                         w.WriteStartObject(op.Key);
                         foreach (var c in op)

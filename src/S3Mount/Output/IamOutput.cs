@@ -42,7 +42,7 @@ public sealed class S3MountIamPolicy
         if (s.Conditions.Count > 0)
         {
             var condition = new OrderedDictionary();
-            foreach (var op in s.Conditions.GroupBy(c => c.Operator))
+            foreach (var op in s.ConditionBlock)
             {
                 var keys = new OrderedDictionary();
                 foreach (var c in op)
