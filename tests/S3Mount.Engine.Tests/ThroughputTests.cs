@@ -95,8 +95,8 @@ public class ThroughputTests
         Directory.CreateDirectory(mnt);
 
         // Two workers share five files: 0, 2, 4 and 1, 3.
-        var w0 = RunWorker(shell, "write", "0", "2", "5", mnt, src, Far, "ns", "");
-        var w1 = RunWorker(shell, "write", "1", "2", "5", mnt, src, Far, "ns", "");
+        var w0 = RunWorker(shell, "write", "0", "2", "5", mnt, src, Far, "ns", "", dir.Combine("err"));
+        var w1 = RunWorker(shell, "write", "1", "2", "5", mnt, src, Far, "ns", "", dir.Combine("err"));
         Assert.Equal(new[] { "ok 0", "ok 2", "ok 4" }, w0.TrimEnd().Split('\n'));
         Assert.Equal(new[] { "ok 1", "ok 3" }, w1.TrimEnd().Split('\n'));
         Assert.All(Enumerable.Range(0, 5), i => Assert.Equal(File.ReadAllBytes(src), File.ReadAllBytes(Path.Combine(mnt, "f" + i))));
@@ -105,15 +105,15 @@ public class ThroughputTests
         bytes[2_000_000] ^= 1;
         File.WriteAllBytes(Path.Combine(mnt, "f3"), bytes);
         File.Delete(Path.Combine(mnt, "f4"));
-        var verify = RunWorker(shell, "verify", "0", "1", "5", mnt, src, Far, "ns", "").TrimEnd().Split('\n');
+        var verify = RunWorker(shell, "verify", "0", "1", "5", mnt, src, Far, "ns", "", dir.Combine("err")).TrimEnd().Split('\n');
         Assert.Equal("ok 0", verify[0]);
         Assert.Equal($"err 3 {mnt}/f3 differs from what was written", verify[3]);
-        Assert.StartsWith($"err 4 cannot compare {mnt}/f4", verify[4]);
-        var read = RunWorker(shell, "read", "0", "1", "5", mnt, src, Far, "ns", "").TrimEnd().Split('\n');
+        Assert.StartsWith($"err 4 cannot compare {mnt}/f4 with what was written: cmp: ", verify[4]);
+        var read = RunWorker(shell, "read", "0", "1", "5", mnt, src, Far, "ns", "", dir.Combine("err")).TrimEnd().Split('\n');
         Assert.Equal(new[] { "ok 0", "ok 1", "ok 2", "ok 3" }, read[..4]);
-        Assert.StartsWith($"err 4 reading {mnt}/f4 failed", read[4]);
+        Assert.StartsWith($"err 4 reading {mnt}/f4 failed: dd: failed to open", read[4]);
 
-        var first = RunWorker(shell, "first", "0", "1", "2", mnt, src, Far, "cs", "").TrimEnd().Split('\n');
+        var first = RunWorker(shell, "first", "0", "1", "2", mnt, src, Far, "cs", "", dir.Combine("err")).TrimEnd().Split('\n');
         Assert.All(first, l => Assert.Matches("^fb [01] [0-9]+$", l));
     }
 
@@ -126,12 +126,12 @@ public class ThroughputTests
         File.WriteAllBytes(dir.Combine("b"), new byte[7]);
         var list = dir.Combine("list");
         File.WriteAllText(list, "5000\t" + dir.Combine("a") + "\n7\t" + dir.Combine("b") + "\n9\t" + dir.Combine("not there") + "\n");
-        var read = RunWorker(shell, "read", "0", "1", "3", "", "/dev/null", Far, "ns", list).TrimEnd().Split('\n');
+        var read = RunWorker(shell, "read", "0", "1", "3", "", "/dev/null", Far, "ns", list, dir.Combine("err")).TrimEnd().Split('\n');
         Assert.Equal(new[] { "ok 0", "ok 1" }, read[..2]);
         Assert.StartsWith($"err 2 reading {dir.Combine("not there")} failed", read[2]);
-        Assert.Equal(new[] { "ok 1" }, RunWorker(shell, "read", "1", "2", "2", "", "/dev/null", Far, "ns", list).TrimEnd().Split('\n'));
+        Assert.Equal(new[] { "ok 1" }, RunWorker(shell, "read", "1", "2", "2", "", "/dev/null", Far, "ns", list, dir.Combine("err")).TrimEnd().Split('\n'));
 
-        Assert.Equal(new[] { "late 0", "late 1" }, RunWorker(shell, "read", "0", "1", "2", "", "/dev/null", "0", "ns", list).TrimEnd().Split('\n'));
+        Assert.Equal(new[] { "late 0", "late 1" }, RunWorker(shell, "read", "0", "1", "2", "", "/dev/null", "0", "ns", list, dir.Combine("err")).TrimEnd().Split('\n'));
         Assert.Empty(Directory.GetFiles(dir.Path, "f*"));
     }
 

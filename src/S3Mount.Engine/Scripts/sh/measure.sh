@@ -26,41 +26,43 @@ esac
 s3m_tp_now() {
   if [ "$S3M_TP_CLOCK" = ns ]; then date +%s%N; else awk '{ printf "%.0f\n", $1 * 1000000000 }' /proc/uptime; fi
 }
+# s3m_tp_cs: centiseconds since boot (/proc/uptime), the clock of the deadline.
+s3m_tp_cs() { awk '{ printf "%.0f\n", $1 * 100 }' /proc/uptime; }
 
 # The worker, run as the mount's owner with sh -c: MODE (write, first, read, verify) INDEX STEP COUNT DIR SRC
-# DEADLINE CLOCK LIST. It handles files INDEX, INDEX+STEP, ... below COUNT (DIR/f<i>, or the paths of the lines of LIST,
-# "SIZE<TAB>PATH") and prints one line per file: "ok I", "err I MESSAGE", "fb I NS" (first byte) or "late I" (the
-# deadline passed before it started). DEADLINE is in centiseconds of /proc/uptime, which the shell reads without
-# starting a process: per file the worker starts only what dd by hand would (timeout and dd), so small files are not
-# slowed by the bookkeeping. No file is started after the deadline, and a dd that runs into it is killed.
+# DEADLINE CLOCK LIST ERRFILE. It handles files INDEX, INDEX+STEP, ... below COUNT (DIR/f<i>, or the paths of the lines
+# of LIST, "SIZE<TAB>PATH") and prints one line per file: "ok I", "err I MESSAGE", "fb I NS" (first byte) or "late I"
+# (the deadline passed before it started). Per file it starts only what dd by hand would: dd (or head, or cmp), with
+# its messages in ERRFILE, read only when it fails; the deadline (centiseconds of /proc/uptime) is read by the shell
+# without a process. So the bookkeeping costs no time even where starting a process is slow (a loaded node). The whole
+# worker runs under one timeout that ends at the deadline: a transfer that runs into it is killed, and a file with no
+# line was not done.
 # shellcheck disable=SC2016
 S3M_TP_WORKER='
-mode=$1 idx=$2 step=$3 count=$4 dir=$5 src=$6 deadline=$7 clock=$8 list=$9
+mode=$1 idx=$2 step=$3 count=$4 dir=$5 src=$6 deadline=$7 clock=$8 list=$9 errf=${10}
 now() { if [ "$clock" = ns ]; then date +%s%N; else awk "{ printf \"%.0f\\n\", \$1 * 1000000000 }" /proc/uptime; fi; }
 cs() { read -r up _ </proc/uptime; up=${up%.*}${up#*.}; while case $up in 0?*) true ;; *) false ;; esac; do up=${up#0}; done; }
+why() { tail -n 1 "$errf" 2>/dev/null; }
 one() {
   cs
   if [ "$up" -ge "$deadline" ]; then echo "late $1"; return; fi
-  left=$(( (deadline - up) / 100 + 1 ))
   case $mode in
     write)
-      if e=$(timeout -s KILL "$left" dd if="$src" of="$2" bs=1048576 conv=fsync 2>&1); then echo "ok $1"
-      else echo "err $1 writing $2 failed: $(printf "%s" "$e" | tail -n 1)"; fi ;;
+      if dd if="$src" of="$2" bs=1048576 conv=fsync 2>"$errf"; then echo "ok $1"
+      else echo "err $1 writing $2 failed: $(why)"; fi ;;
     first)
       t=$(now)
-      if timeout -s KILL "$left" head -c 1 -- "$2" >/dev/null 2>&1; then echo "fb $1 $(( $(now) - t ))"
-      else echo "err $1 reading the first byte of $2 failed"; fi ;;
+      if head -c 1 -- "$2" >/dev/null 2>"$errf"; then echo "fb $1 $(( $(now) - t ))"
+      else echo "err $1 reading the first byte of $2 failed: $(why)"; fi ;;
     read)
-      if e=$(timeout -s KILL "$left" dd if="$2" of=/dev/null bs=1048576 2>&1); then echo "ok $1"
-      else echo "err $1 reading $2 failed: $(printf "%s" "$e" | tail -n 1)"; fi ;;
+      if dd if="$2" of=/dev/null bs=1048576 2>"$errf"; then echo "ok $1"
+      else echo "err $1 reading $2 failed: $(why)"; fi ;;
     verify)
-      timeout -s KILL "$left" cmp -s -- "$2" "$src"
+      cmp -- "$2" "$src" >/dev/null 2>"$errf"
       r=$?
-      cs
       if [ "$r" = 0 ]; then echo "ok $1"
-      elif [ "$up" -ge "$deadline" ]; then echo "late $1"
       elif [ "$r" = 1 ]; then echo "err $1 $2 differs from what was written"
-      else echo "err $1 cannot compare $2 with what was written (cmp exit $r)"; fi ;;
+      else echo "err $1 cannot compare $2 with what was written: $(why)"; fi ;;
   esac
 }
 if [ -n "$list" ]; then
@@ -89,20 +91,41 @@ s3m_tp_as() {
 # leaves their lines in $S3M_TMP/phase.MODE.
 s3m_tp_phase() {
   S3M_TP_PHASE=$1
+  s3m_tp_workers=$2
   export S3M_TP_MODE S3M_TP_PHASE
   rm -f -- "$S3M_TMP"/w."$1".*
+  # One timeout per worker, to the deadline (at least a second).
+  s3m_tp_left=$(( (S3M_TP_DEADLINE - $(s3m_tp_cs)) / 100 + 1 ))
+  [ "$s3m_tp_left" -ge 1 ] || s3m_tp_left=1
+  # The workers' message files, made before the clock starts (chown is a process).
+  s3m_tp_w=0
+  while [ "$s3m_tp_w" -lt "$2" ]; do
+    : >"$S3M_TP_SRCDIR/err.$s3m_tp_w"
+    s3m_tp_w=$((s3m_tp_w + 1))
+  done
+  chown "$S3M_TP_UID:$S3M_TP_GID" "$S3M_TP_SRCDIR"/err.* 2>/dev/null
   s3m_tp_t0=$(s3m_tp_now)
   s3m_tp_w=0
   s3m_tp_pids=
   while [ "$s3m_tp_w" -lt "$2" ]; do
-    s3m_tp_as /bin/sh -c "$S3M_TP_WORKER" s3m-worker "$1" "$s3m_tp_w" "$2" "$S3M_TP_COUNT" "$S3M_TP_DIR" "$S3M_TP_SRC" "$S3M_TP_DEADLINE" "$S3M_TP_CLOCK" "$S3M_TP_LIST" >"$S3M_TMP/w.$1.$s3m_tp_w" 2>/dev/null &
+    s3m_tp_err="$S3M_TP_SRCDIR/err.$s3m_tp_w"
+    # exec'd in its subshell, so that $! is the timeout itself: a stopped run signals it, and it passes the signal to
+    # the worker and its dd (they run in its own process group, which a signal to ours misses).
+    (
+      if [ "$S3M_TP_UID" = 0 ] || [ -z "$S3M_TP_SETPRIV" ]; then set -- timeout
+      else set -- setpriv --reuid "$S3M_TP_UID" --regid "$S3M_TP_GID" --clear-groups -- timeout; fi
+      exec "$@" -s KILL "$s3m_tp_left" /bin/sh -c "$S3M_TP_WORKER" s3m-worker "$S3M_TP_PHASE" "$s3m_tp_w" "$s3m_tp_workers" \
+        "$S3M_TP_COUNT" "$S3M_TP_DIR" "$S3M_TP_SRC" "$S3M_TP_DEADLINE" "$S3M_TP_CLOCK" "$S3M_TP_LIST" "$s3m_tp_err"
+    ) >"$S3M_TMP/w.$S3M_TP_PHASE.$s3m_tp_w" 2>/dev/null &
     s3m_tp_pids="$s3m_tp_pids $!"
     s3m_tp_w=$((s3m_tp_w + 1))
   done
   for s3m_tp_p in $s3m_tp_pids; do wait "$s3m_tp_p"; done
+  s3m_tp_pids=
   S3M_TP_NS=$(( $(s3m_tp_now) - s3m_tp_t0 ))
   cat -- "$S3M_TMP"/w."$1".* >"$S3M_TMP/phase.$1" 2>/dev/null
-  if grep -q '^late ' "$S3M_TMP/phase.$1"; then S3M_TP_TIMEDOUT=1; fi
+  # A file without a line was cut off by the deadline.
+  if [ "$(awk '$1 == "ok" || $1 == "err" || $1 == "fb" { n++ } END { print n + 0 }' "$S3M_TMP/phase.$1")" -lt "$S3M_TP_COUNT" ]; then S3M_TP_TIMEDOUT=1; fi
   # The errors of the phase, except for files the write phase did not write (their own error is already there).
   awk 'FILENAME == ARGV[1] { w[$1] = 1; next } $1 == "err" && (ENVIRON["S3M_TP_MODE"] != "write" || ENVIRON["S3M_TP_PHASE"] == "write" || ($2 in w)) { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' \
     "$S3M_TMP/written" "$S3M_TMP/phase.$1" >>"$S3M_TMP/errors"
@@ -276,7 +299,7 @@ for s3m_n in $SELECTED; do
   fi
 
   S3M_TP_TIMEDOUT=0
-  S3M_TP_DEADLINE=$(( $(awk '{ printf "%.0f\n", $1 * 100 }' /proc/uptime) + TIME_LIMIT * 100 ))
+  S3M_TP_DEADLINE=$(( $(s3m_tp_cs) + TIME_LIMIT * 100 ))
   s3m_wbytes=0 s3m_wns=0 s3m_verified=-
   if [ "$S3M_TP_MODE" = write ]; then
     s3m_tp_phase write "$PARALLEL"
