@@ -16,6 +16,8 @@
         'New-S3MountService'
         'Get-S3MountService'
         'Remove-S3MountService'
+        'Compare-S3MountService'
+        'Sync-S3MountService'
         'Start-S3MountService'
         'Stop-S3MountService'
         'Restart-S3MountService'

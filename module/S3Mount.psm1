@@ -19,6 +19,10 @@ if ($PSVersionTable.PSEdition -eq 'Core') {
     }
     $assembly = [S3Mount.Loader.ModuleLoadContext]::Initialize($lib)
     $inner = & $importModule -Assembly $assembly -PassThru -ErrorAction Stop
+    # PowerShell resolves type literals only in assemblies it imported; the engine's public types (MountOptions,
+    # MountpointVersion, MountHealth, ...) are on the output objects, so [S3Mount.Engine.Model.MountpointVersion] must work.
+    $engine = [S3Mount.Loader.ModuleLoadContext]::Instance.LoadFromAssemblyName([System.Reflection.AssemblyName]::new('S3Mount.Engine'))
+    $null = & $importModule -Assembly $engine -ErrorAction Stop
 }
 else {
     # Windows PowerShell 5.1 has no load contexts: the assemblies load into the one AppDomain (see the README).

@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
-"""Writes module/en-US/S3Mount.dll-Help.xml (MAML) from the help text below.
+"""Writes module/en-US/S3Mount.dll-Help.xml (MAML) from the help text below and the compiled cmdlets.
 
-The help lives here, as data, so that the shared fleet and AWS parameters are described once; the xunit help test
-checks that every parameter of every compiled cmdlet is described and that each cmdlet has at least two examples,
-one of them for a fleet. Run: python3 tools/helpgen.py
+The text lives here, as data, so that the shared fleet and AWS parameters are described once. What the cmdlets are
+(parameter sets, mandatory, position, pipeline input, aliases, types, wildcards) is read from the built module
+(tools/cmdlet-metadata.ps1), so help cannot drift from the code: a parameter without text, or text for a parameter
+that does not exist, stops the generator. tests/pester/Help.Tests.ps1 compares Get-Help with Get-Command in a real
+session. Run after 'dotnet build': python3 tools/helpgen.py (uses pwsh from PATH, $PWSH, or .tools/pwsh).
 """
+import json
 import os
+import shutil
+import subprocess
 from xml.sax.saxutils import escape
 
 FLEET = {
-    "InstanceId": ("string[]", "EC2 instance ids to act on through SSM Run Command. Binds by property name, so EC2 instance objects, SSM instance information objects and S3Mount's own output pipe straight in. Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId or -Target the cmdlet acts on this machine."),
-    "Target": ("string[]", "SSM targets instead of instance ids, each Key=Value[,Value...]: tag:Role=hpc-compute, tag-key=Scratch, resource-groups:Name=my-group (at most 5)."),
+    "InstanceId": ("string[]", "EC2 or managed-instance ids (i-0123456789abcdef0, mi-...) to act on through SSM Run Command; each is checked locally (S3MountInstanceIdInvalid) before anything is sent. Binds by property name (aliases Instance, Instances), so EC2 Instance and Reservation objects (what Get-EC2Instance returns), SSM InstanceInformation objects and S3Mount's own output pipe straight in, each going to the instance it names (see -InputObject). Pipeline input is collected and sent as batched commands (at most 50 instances each), never one command per object. Without -InstanceId, -Target or -Root the cmdlet acts on this machine."),
+    "Target": ("SsmTarget[]", "SSM targets instead of instance ids (at most 5), as strings Key=Value[,Value...] (tag:Role=hpc-compute, tag-key=Scratch, resource-groups:Name=my-group), as hashtables @{Key='tag:Role'; Values='hpc-compute'}, or as AWS.Tools Target objects."),
+    "InputObject": ("PSObject", "The objects you pipe in. Each acts where it came from: an object with an InstanceId (S3Mount's fleet output, EC2 and SSM instance objects, EC2 Reservations) goes to that instance through SSM, one with a Root (listed from an image) to that image, anything else to this machine; -InstanceId, -Target or -Root on the command line decide instead. A string is a mount path."),
+    "OutputS3Region": ("string", "The Region of -OutputS3BucketName, when it is not the Region SSM is called in."),
+    "CloudWatchLogGroupName": ("string", "A CloudWatch Logs group SSM also sends the command output to (SendCommand CloudWatchOutputConfig)."),
+    "Comment": ("string", "The SSM command's comment, at most 100 characters (default: S3Mount and the operation, such as 'S3Mount create'). It shows in the SSM console and in Get-SSMCommand."),
     "MaxConcurrency": ("string", "How many nodes run the command at once, N or N% (SSM MaxConcurrency)."),
     "MaxErrors": ("string", "How many node errors are tolerated before SSM starts no new nodes, N or N% (SSM MaxErrors; alias MaxError). Without it every node is tried (S3Mount sends 100%; SSM's own default is 0, which would stop at the first failed node)."),
     "TimeoutSeconds": ("int", "How long a node may take to receive the command, 30 to 2592000 seconds (SSM TimeoutSeconds, the delivery timeout; alias TimeoutSecond)."),
@@ -30,7 +39,7 @@ AWS_REGION = {
 }
 SELECT = {
     "Name": ("string[]", "Service names, mountpoint-s3-17a82347 or mountpoint-s3-17a82347.service, as Get-S3MountService lists them. Binds by property name from S3Mount's output. Tab completion offers this machine's units."),
-    "Path": ("string[]", "Mount paths: selects the services that mount there. Binds by property name. Tab completion offers this machine's mount paths."),
+    "Path": ("string[]", "Mount paths on the node (absolute): selects the services that mount there. Binds by property name (alias FullName, so Get-Item results bind); a piped string is a path too. Tab completion offers the mount paths of this machine, or of the image -Root names."),
 }
 
 OPTIONS = [
@@ -83,7 +92,7 @@ OPTIONS = [
     ("CacheExpressBucket", "string", "--cache-xz: an S3 Express One Zone directory bucket used as a shared cache (mount-s3 1.11+)."),
 ]
 
-NODE_NOTE = "Locally it needs root and systemd; elsewhere use -InstanceId or -Target, which run the same script on EC2 nodes through SSM Run Command."
+NODE_NOTE = "Modes (parameter sets): this machine (it needs root and systemd for changes), -Root (an offline image on this machine), -InstanceId or -Target (EC2 nodes through SSM Run Command, running the same script); the SSM parameters exist only in the two fleet modes."
 
 CMDLETS = []
 
@@ -118,7 +127,7 @@ cmd("New-S3MountService",
         "NoEnable": ("switch", "Do not enable the unit (it will not mount at boot)."),
         "Force": ("switch", "Replace a service that has other settings, or adopt a recipe-made unit; the mount restarts. Also skips confirmation (never -WhatIf)."),
         "KeepOnFailure": ("switch", "When the start fails, keep the new unit for inspection instead of rolling back."),
-        "Root": ("string", "An offline image root: write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd; nothing is started. Needs no systemd and no AWS."),
+        "Root": ("string", "An offline image root on this machine (resolved like New-Item resolves paths: relative to the current location, ~, PSDrives; it must exist): write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd and every path inside the image as a chroot would (a link never leads out of it); nothing is started. Needs no systemd and no AWS."),
     }, FLEET, AWS_REGION),
     [
         ("New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -AllowOther -User ec2-user", "Mounts the bucket read-only at /fsx/ref on this machine, as ec2-user, visible to every user."),
@@ -133,7 +142,7 @@ cmd("Get-S3MountService",
     "Lists every mountpoint-s3-*.service in /etc/systemd/system and /usr/lib/systemd/system, S3Mount's own and those the field recipe made, with bucket, prefix, path, options, user, group, unit path, active and sub state, enabled, mounted, health (Healthy, NotMounted, Stale, Hung, Failed) and origin. One script run per node: one systemctl show for all units. Warnings list the defects of recipe-made units. Reading needs no root. " + NODE_NOTE,
     merge(SELECT, {
         "Bucket": ("string[]", "Only services of these buckets (wildcards allowed)."),
-        "Root": ("string", "List the units of an offline image root instead of this machine."),
+        "Root": ("string", "List the units of an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. The objects carry Root, so piping them on acts in that image."),
     }, FLEET, AWS_REGION),
     [
         ("Get-S3MountService", "Lists the mount services of this machine."),
@@ -144,17 +153,49 @@ cmd("Get-S3MountService",
 
 cmd("Remove-S3MountService",
     "Removes mount services.",
-    "Stops and disables each service, makes sure nothing is mounted at its path (a mount still there is lazily unmounted only with -Force; otherwise the unit is kept and an S3MountStillMounted error is written), deletes the unit and its drop-ins, and reloads systemd. The directory is removed only with -RemoveDirectory and only if empty; /etc/fuse.conf is left alone. High impact: asks for confirmation unless -Confirm:$false or -Force. " + NODE_NOTE,
+    "Stops and disables each service, makes sure nothing is mounted at its path (a mount still there is lazily unmounted only with -LazyUnmount; otherwise the unit is kept and an S3MountStillMounted error is written), deletes the unit and its drop-ins, and reloads systemd. The directory is removed only with -RemoveDirectory and only if empty; /etc/fuse.conf is left alone. High impact: asks for confirmation unless -Confirm:$false or -Force. " + NODE_NOTE,
     merge(SELECT, {
-        "Force": ("switch", "Lazily unmount a mount that is still there after stopping, and skip confirmation (never -WhatIf)."),
+        "Force": ("switch", "Skip confirmation (never -WhatIf)."),
+        "LazyUnmount": ("switch", "When the mount is still there after the service stopped (something holds it busy), detach it lazily (umount -l) and remove the unit; without it the unit is kept and an S3MountStillMounted error is written."),
         "RemoveDirectory": ("switch", "Also remove the mount directory when it is empty."),
-        "Root": ("string", "Remove from an offline image root instead of this machine."),
+        "Root": ("string", "Remove from an offline image root on this machine (resolved like New-Item resolves paths; it must exist) instead of this machine. Objects listed with -Root carry it, so piped they go back to their image."),
     }, FLEET, AWS_REGION),
     [
         ("Remove-S3MountService -Path /mnt/s3 -RemoveDirectory", "Removes the service that mounts /mnt/s3 on this machine, and the empty directory."),
         ("Get-S3MountService -InstanceId $ids -Bucket old-bucket | Remove-S3MountService -Confirm:$false", "Removes the old bucket's mounts from every node that has one."),
     ],
     ["None"])
+
+MAP = {
+    "MapPath": ("string", "A mount map file (.psd1, alias MapFile), resolved like other PowerShell paths: @{ Defaults = @{ User = 'ec2-user' }; Mounts = @( @{ Bucket = 'genomics-ref'; Path = '/fsx/ref'; ReadOnly = $true }, ... ) }. Each mount's keys are New-S3MountService's parameter names; Defaults (optional) gives fields every mount has unless it says otherwise. The file is parsed, never run: only hashtables, arrays, quoted strings, numbers, $true, $false and $null are accepted, and anything that would run (a command, &, $(...), a variable, a script block, a cast) is refused with its file, line and column (S3MountMapExecutable). The whole map is validated before any node is touched: unknown keys, wrong types, invalid mounts (the New-S3MountService rules), a path given twice (S3MountMapDuplicatePath), two buckets on one path (S3MountMapPathConflict), a path inside another mapped path (S3MountMapNested); every problem is listed in one S3MountMapInvalid error."),
+    "InputObject": ("PSObject", "The mounts of the map from the pipeline instead of a file: objects whose properties are New-S3MountService's parameter names ([pscustomobject]@{ Bucket = 'b'; Path = '/mnt/b'; AllowDelete = $true }, or hashtables), or Get-S3MountService output (each object's mount, options included), so a good node's mounts are a map. Every piped object together is the map; a PSCustomObject or hashtable with a property that is not a field is refused. The nodes come from -InstanceId, -Target or -Root on the command line, never from the piped objects."),
+    "Root": ("string", "An offline image root to hold against the map instead of this machine (units, enable links and directories in the image; nothing is started)."),
+}
+
+cmd("Compare-S3MountService",
+    "Reports how nodes differ from a mount map.",
+    "Reads the map (a .psd1 file with -MapPath, or piped mounts), validates all of it, then sends one script to every node (one SSM command per 50 nodes) and reports, per node and mapped mount: InSync (S3Mount's unit is there exactly as mapped, enabled and running), Missing (nothing mounts the path, or only an S3Mount unit the map does not have: Sync -Prune replaces it), Drifted (S3Mount's unit for the bucket and path has other settings, or is not enabled or running; Differences lists each field that differs with its old and new value), Foreign (a unit S3Mount did not write, the field recipe's or a hand-made one, mounts the path: Sync leaves it alone unless -Adopt); and per S3Mount unit the map does not have: Extra. Changes nothing on the nodes (reading needs no root). One object per node and mount, so | Where-Object State -ne InSync and | Group-Object State are the fleet report; a summary line follows on the information stream. " + NODE_NOTE,
+    merge(MAP, FLEET, AWS_REGION),
+    [
+        ("Compare-S3MountService -MapPath ./compute.psd1", "Reports how this machine differs from the map in compute.psd1."),
+        ("Compare-S3MountService ./compute.psd1 -Target 'tag:Role=hpc-compute' | Where-Object State -ne InSync", "Lists, across every compute node, each mount that is missing, drifted, extra or foreign, with what differs."),
+        ("Get-S3MountService -InstanceId i-0123456789abcdef0 | Compare-S3MountService -InstanceId $others", "Uses a good node's mounts as the map and reports how the other nodes differ from it."),
+    ],
+    ["S3Mount.S3MountDrift"], inputs="System.Management.Automation.PSObject (the mounts of the map)")
+
+cmd("Sync-S3MountService",
+    "Makes nodes have exactly the mounts of a mount map.",
+    "Reads and validates the whole map (see Compare-S3MountService), then sends one script per node (the same for every node: one SSM command per 50 nodes) that works out the node's plan where it runs and carries it out: creates Missing mounts, updates Drifted ones (only those restart), leaves InSync ones untouched (Changed is False, no restart), removes Extra ones only with -Prune (first, so their paths are free), and takes over Foreign units only with -Adopt. Each mount changes on its own: one whose change fails is rolled back to exactly its previous state and reported (Action Failed, with a non-terminating error carrying its own id), and the node's other mounts still converge. With -WhatIf the nodes make the plan and change nothing: each change they would make is a What if line. Writes one object per node and mount with the Action taken (InSync, Created, Updated, Adopted, Removed, Kept, Failed), so | Where-Object Action -ne InSync and | Group-Object Action are the fleet report; a summary line follows on the information stream. Confirms once per node. " + NODE_NOTE,
+    merge(MAP, {
+        "Prune": ("switch", "Also remove S3Mount's mounts that the map does not have (stopped, disabled, unit deleted; their directories stay). Without it they are reported with Action Kept."),
+        "Adopt": ("switch", "Take over units that S3Mount did not write (the field recipe's) for a mapped bucket and path, under their own name and location (the unit is rewritten and the mount restarts). A foreign unit that mounts another bucket at a mapped path is never replaced: that mount fails with S3MountPathInUse. Without -Adopt foreign units are reported with Action Kept."),
+    }, FLEET, AWS_REGION),
+    [
+        ("Sync-S3MountService ./compute.psd1 -InstanceId $ids -WhatIf", "Shows, node by node, what the nodes would create, update, adopt and remove; nothing is changed."),
+        ("Sync-S3MountService ./compute.psd1 -Target 'tag:Role=hpc-compute' -Prune | Group-Object Action", "Makes every compute node have exactly the mounts of the map, removing S3Mount mounts it does not have, and counts what was done."),
+        ("Sync-S3MountService -MapPath ./image.psd1 -Root /mnt/image", "Writes the map's units, enable links and directories into an image being built; nothing is started."),
+    ],
+    ["S3Mount.S3MountSyncResult"], inputs="System.Management.Automation.PSObject (the mounts of the map)")
 
 for verb, syn, desc, ex_local, ex_fleet in [
     ("Start", "Starts mount services.", "Starts each service (after resetting a failed state) and waits until the mount answers; a start that does not mount gives an S3MountStartFailed error with the journal's last lines.", "Start-S3MountService -Name mountpoint-s3-17a82347", "Get-S3MountService -InstanceId $ids | Where-Object ActiveState -ne active | Start-S3MountService"),
@@ -164,14 +205,17 @@ for verb, syn, desc, ex_local, ex_fleet in [
     ("Disable", "Disables mount services at boot.", "Disables each service, so it no longer mounts at boot; a running mount stays until it is stopped.", "Disable-S3MountService -Path /mnt/s3", "Get-S3MountService -Target 'tag:Env=dev' | Disable-S3MountService"),
 ]:
     cmd(verb + "-S3MountService", syn, desc + " Per-service failures are non-terminating errors. " + NODE_NOTE,
-        merge(SELECT, {"PassThru": ("switch", "Write each service, with its state and health after the action.")}, FLEET, AWS_REGION),
+        merge(SELECT, {"PassThru": ("switch", "Write each service, with its state and health after the action.")},
+              {"Root": ("string", f"{verb} the unit in an offline image root on this machine (its remote-fs.target.wants link; resolved like New-Item resolves paths; it must exist).")} if verb in ("Enable", "Disable") else {},
+              FLEET, AWS_REGION),
         [(ex_local, "Acts on a service of this machine."), (ex_fleet, "Acts on services across a fleet through SSM, one batched command per group of nodes.")],
         ["S3Mount.S3MountService"])
 
 cmd("Test-S3MountService",
     "Tests the health of mount services.",
     "Reports for each service: Healthy (mounted by mount-s3 and a stat of the path answers), NotMounted (stopped, starting, or active without a mount), Stale (the path answers 'Transport endpoint is not connected': the daemon died), Hung (a stat did not answer within 5 s) or Failed (the unit failed), with the reason. " + NODE_NOTE,
-    merge(SELECT, {"Quiet": ("switch", "Return one Boolean: True when every selected service is healthy.")}, FLEET, AWS_REGION),
+    merge(SELECT, {"Quiet": ("switch", "Return one Boolean: True when every selected service is healthy."),
+                   "Root": ("string", "Test the units of an offline image root on this machine (nothing runs in an image, so every service is NotMounted; useful to check what an image will mount).")}, FLEET, AWS_REGION),
     [
         ("Test-S3MountService -Quiet", "True when every mount of this machine is healthy."),
         ("Test-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy", "The unhealthy mounts of a fleet, with their reasons."),
@@ -180,8 +224,9 @@ cmd("Test-S3MountService",
 
 cmd("Repair-S3MountService",
     "Repairs Stale, NotMounted and Failed mounts.",
-    "For each selected service (all when none is named) that is Stale, NotMounted or Failed: lazily unmounts the dead mount, resets the failed state, starts the service and waits for the mount; reports the health before and after. Healthy services are left alone; Hung mounts are repaired only with -Force (the daemon is killed). " + NODE_NOTE,
-    merge(SELECT, {"Force": ("switch", "Also repair Hung mounts, and skip confirmation (never -WhatIf).")}, FLEET, AWS_REGION),
+    "For each selected service (all when none is named) that is Stale, NotMounted or Failed: lazily unmounts the dead mount, resets the failed state, starts the service and waits for the mount; reports the health before and after. Healthy services are left alone; Hung mounts are repaired only with -IncludeHung (the daemon is killed). " + NODE_NOTE,
+    merge(SELECT, {"Force": ("switch", "Skip confirmation (never -WhatIf)."),
+                   "IncludeHung": ("switch", "Also repair Hung mounts: the daemon that does not answer is killed and the service started again.")}, FLEET, AWS_REGION),
     [
         ("Repair-S3MountService", "Repairs every broken mount of this machine."),
         ("Get-S3MountService -InstanceId $ids | Where-Object Health -ne Healthy | Repair-S3MountService", "Repairs the broken mounts of a fleet, each on its own node."),
@@ -197,14 +242,15 @@ cmd("Install-MountpointS3",
         "PackageUrl": ("string", "An https URL of the package; its signature is read from the same URL plus .asc."),
         "SignatureUrl": ("string", "The URL of the package's detached signature, when it is not the package URL plus .asc."),
         "PackageS3Uri": ("string", "An s3://bucket/key of the package (its signature is key.asc); presigned on this machine, so nodes need no S3 permission."),
-        "PackagePath": ("string", "A package file already on the node; its signature is the same path plus .asc."),
-        "SignaturePath": ("string", "The signature file on the node, when it is not the package path plus .asc."),
+        "PackagePath": ("string", "A package file. On this machine it is resolved like New-Item resolves paths (relative to the current location, ~, PSDrives); with -InstanceId or -Target it is an absolute path on the nodes. Its signature is the same path plus .asc."),
+        "SignaturePath": ("string", "The signature file, when it is not the package path plus .asc (a local path, or an absolute node path on a fleet, as -PackagePath)."),
         "DistributionRepository": ("switch", "Amazon Linux 2023 only: install the distribution's mount-s3 package with dnf."),
         "ReleaseUrl": ("string", "A mirror of the official release bucket layout (latest/<arch>/mount-s3.<ext>, <version>/<arch>/mount-s3-<version>-<arch>.<ext>), for networks without internet access."),
         "KeysUrl": ("string", "Where the signing keys are read; by default the release bucket's public_keys/KEYS."),
         "AllowVersionChange": ("switch", "Install another version than the one installed: upgrade or downgrade."),
         "SkipSignatureCheck": ("switch", "Do not verify the package signature. A warning is written and recorded in the result; never needed for real packages."),
         "TrustedFingerprint": ("string[]", "Additional trusted signing key fingerprints (40 hex digits), for test or private packages."),
+        "Root": ("string", "An offline image root on this machine (an AMI or chroot build; resolved like New-Item resolves paths; it must exist): the image's os-release decides the package, the signature is checked on this machine, and the image's own package manager installs it in a chroot. Needs root."),
     }, FLEET, AWS_REGION),
     [
         ("Install-MountpointS3 -Version 1.23.0", "Installs mount-s3 1.23.0 on this machine, or does nothing if it is installed already."),
@@ -216,10 +262,10 @@ cmd("Install-MountpointS3",
 cmd("Get-MountpointS3",
     "Reports the installed Mountpoint for Amazon S3 version.",
     "Reports the node (OS id and version, architecture, package format) and the installed mount-s3 (version, parsed from both the official 'mount-s3 1.23.0' and the distribution 'mount-s3 1.21.0+1.amzn2023' formats, binary path, package). Changes nothing and needs no root. " + NODE_NOTE,
-    merge(FLEET, AWS_REGION),
+    merge({"Root": ("string", "Report an offline image root on this machine instead (its os-release and the mount-s3 package in its package database; nothing of the image runs). Resolved like New-Item resolves paths; it must exist.")}, FLEET, AWS_REGION),
     [
         ("Get-MountpointS3", "The mount-s3 installed on this machine."),
-        ("Get-MountpointS3 -InstanceId $ids | Where-Object { $_.InstalledVersion -lt [S3Mount.Engine.Model.MountpointVersion]'1.23.0' }", "The nodes of a fleet that still run an older mount-s3."),
+        ("Get-MountpointS3 -InstanceId $ids | Where-Object InstalledVersion -lt '1.23.0' | Sort-Object InstalledVersion", "The nodes of a fleet that still run an older mount-s3, oldest first: versions compare and sort as versions."),
     ],
     ["S3Mount.MountpointInstallation"], inputs="System.String[] (InstanceId by property name)")
 
@@ -232,6 +278,7 @@ cmd("Get-S3MountIamPolicy",
         "KmsKeyArn": ("string[]", "KMS keys that objects of this mount are encrypted with, which the mount's own options cannot name: the bucket's default SSE-KMS key, the shared cache bucket's key, keys of objects other writers made. Each gets kms:Decrypt, and kms:GenerateDataKey when the mount writes (not -ReadOnly, or with -CacheExpressBucket). Binds by property name, so each piped mount can carry its own."),
         "Partition": ("string", "The ARN partition (aws, aws-cn, aws-us-gov, ...) for buckets whose Region the mount does not give; a -BucketRegion such as cn-north-1 selects its own. Default aws."),
         "AsJson": ("switch", "Write the policy document as JSON text (what aws iam put-role-policy --policy-document and the console take) instead of an object."),
+        "InputObject": ("PSObject", "The mounts you pipe in: objects whose properties are New-S3MountService's parameter names ([pscustomobject]@{ Bucket = 'b'; Prefix = 'p/'; ReadOnly = $true }), or Get-S3MountService output from this machine, an image or a fleet (each object's mount, its Options included). Each object is read on its own, as New-S3MountService reads it; parameters on the command line override that field of every object. A bad object is an error for that object only."),
     }),
     [
         ("Get-S3MountIamPolicy -Bucket s3://results/run-42/ -AllowDelete -AsJson", "The policy for one read-write mount of a prefix, with deletes: s3:ListBucket with an s3:prefix condition, object actions on results/run-42/*."),
@@ -258,10 +305,45 @@ cmd("Measure-S3MountThroughput",
     ],
     ["S3Mount.S3MountThroughput"])
 
-def write(path):
+ONLINE = "https://github.com/s3mount/S3Mount/blob/main/README.md"
+
+
+def metadata(root):
+    """The compiled cmdlets' parameter sets and parameters, read from the built module by tools/cmdlet-metadata.ps1."""
+    pwsh = os.environ.get("PWSH") or shutil.which("pwsh") or os.path.join(root, ".tools", "pwsh", "pwsh")
+    out = subprocess.run([pwsh, "-NoProfile", "-NonInteractive", "-File", os.path.join(root, "tools", "cmdlet-metadata.ps1")],
+                         check=True, capture_output=True, text=True).stdout
+    return {c["name"]: c for c in json.loads(out)}
+
+
+def pipeline(byvalue, byname):
+    kinds = [k for k, on in (("ByValue", byvalue), ("ByPropertyName", byname)) if on]
+    return "True (" + ", ".join(kinds) + ")" if kinds else "False"
+
+
+def write(path, meta):
     out = ['<?xml version="1.0" encoding="utf-8"?>',
            '<helpItems schema="maml" xmlns="http://msh">']
+    missing = [c["name"] for c in CMDLETS if c["name"] not in meta] + [n for n in meta if n not in {c["name"] for c in CMDLETS}]
+    if missing:
+        raise SystemExit("helpgen: help text and compiled cmdlets differ: " + ", ".join(missing))
     for c in CMDLETS:
+        m = meta[c["name"]]
+        undescribed = [p["name"] for p in m["parameters"] if p["name"] not in c["params"]]
+        extra = [p for p in c["params"] if p not in {q["name"] for q in m["parameters"]}]
+        if undescribed or extra:
+            raise SystemExit(f"helpgen: {c['name']}: no text for {undescribed}; text for parameters it does not have: {extra}")
+        params = {p["name"]: p for p in m["parameters"]}
+        # Per parameter, across its sets: mandatory in every set it belongs to, its position, how the pipeline binds it.
+        info = {}
+        for st in m["sets"]:
+            for sp in st["parameters"]:
+                i = info.setdefault(sp["name"], dict(mandatory=True, position=None, byvalue=False, byname=False))
+                i["mandatory"] = i["mandatory"] and sp["mandatory"]
+                if sp["position"] >= 0:
+                    i["position"] = sp["position"]
+                i["byvalue"] = i["byvalue"] or sp["fromPipeline"]
+                i["byname"] = i["byname"] or sp["byPropertyName"]
         verb, noun = c["name"].split("-", 1)
         out.append('  <command:command xmlns:maml="http://schemas.microsoft.com/maml/2004/10" xmlns:command="http://schemas.microsoft.com/maml/dev/command/2004/10" xmlns:dev="http://schemas.microsoft.com/maml/dev/2004/10">')
         out.append('    <command:details>')
@@ -272,20 +354,27 @@ def write(path):
         out.append('    </command:details>')
         out.append(f'    <maml:description><maml:para>{escape(c["description"])}</maml:para></maml:description>')
         out.append('    <command:syntax>')
-        out.append('      <command:syntaxItem>')
-        out.append(f'        <maml:name>{c["name"]}</maml:name>')
-        for pname, (ptype, _) in c["params"].items():
-            req = "true" if pname in ("Bucket",) or (c["name"] == "New-S3MountService" and pname == "Path") else "false"
-            out.append(f'        <command:parameter required="{req}" pipelineInput="false"><maml:name>{pname}</maml:name>' + ('' if ptype == "switch" else f'<command:parameterValue required="true">{ptype}</command:parameterValue>') + '</command:parameter>')
-        out.append('      </command:syntaxItem>')
+        for st in sorted(m["sets"], key=lambda x: not x["isDefault"]):
+            out.append('      <command:syntaxItem>')
+            out.append(f'        <maml:name>{c["name"]}</maml:name>')
+            for sp in st["parameters"]:
+                t = params[sp["name"]]["type"]
+                pos = str(sp["position"]) if sp["position"] >= 0 else "named"
+                out.append(f'        <command:parameter required="{str(sp["mandatory"]).lower()}" position="{pos}" pipelineInput="{pipeline(sp["fromPipeline"], sp["byPropertyName"])}"><maml:name>{sp["name"]}</maml:name>'
+                           + ('' if t == "SwitchParameter" else f'<command:parameterValue required="true">{escape(t)}</command:parameterValue>') + '</command:parameter>')
+            out.append('      </command:syntaxItem>')
         out.append('    </command:syntax>')
         out.append('    <command:parameters>')
-        for pname, (ptype, desc) in c["params"].items():
-            byprop = pname in ("InstanceId", "Name", "Path", "Bucket", "Prefix") and not (pname == "Bucket" and c["name"] == "Get-S3MountService")
-            out.append(f'      <command:parameter required="false" pipelineInput="{"True (ByPropertyName)" if byprop else "False"}" globbing="{"true" if pname == "Bucket" and c["name"].startswith("Get") else "false"}">')
-            out.append(f'        <maml:name>{pname}</maml:name>')
-            out.append(f'        <maml:description><maml:para>{escape(desc)}</maml:para></maml:description>')
-            out.append(f'        <command:parameterValue required="{"false" if ptype == "switch" else "true"}">{"SwitchParameter" if ptype == "switch" else ptype}</command:parameterValue>')
+        for p in m["parameters"]:
+            name, t = p["name"], p["type"]
+            i = info.get(name, dict(mandatory=False, position=None, byvalue=False, byname=False))
+            aliases = ", ".join(p["aliases"]) if p["aliases"] else "none"
+            pos = str(i["position"]) if i["position"] is not None else "named"
+            out.append(f'      <command:parameter required="{str(i["mandatory"]).lower()}" position="{pos}" pipelineInput="{pipeline(i["byvalue"], i["byname"])}" globbing="{str(p["wildcards"]).lower()}" aliases="{escape(aliases)}">')
+            out.append(f'        <maml:name>{name}</maml:name>')
+            out.append(f'        <maml:description><maml:para>{escape(c["params"][name][1])}</maml:para></maml:description>')
+            out.append(f'        <command:parameterValue required="{"false" if t == "SwitchParameter" else "true"}">{escape(t)}</command:parameterValue>')
+            out.append(f'        <dev:type><maml:name>{escape(t)}</maml:name></dev:type>')
             out.append('      </command:parameter>')
         out.append('    </command:parameters>')
         out.append(f'    <command:inputTypes><command:inputType><dev:type><maml:name>{escape(c["inputs"])}</maml:name></dev:type></command:inputType></command:inputTypes>')
@@ -294,14 +383,17 @@ def write(path):
             out.append(f'      <command:returnValue><dev:type><maml:name>{o}</maml:name></dev:type></command:returnValue>')
         out.append('    </command:returnValues>')
         out.append('    <command:examples>')
-        for i, (code, remark) in enumerate(c["examples"], 1):
+        for n, (code, remark) in enumerate(c["examples"], 1):
             out.append('      <command:example>')
-            out.append(f'        <maml:title>-------------------------- Example {i} --------------------------</maml:title>')
+            out.append(f'        <maml:title>-------------------------- Example {n} --------------------------</maml:title>')
             out.append(f'        <dev:code>{escape(code)}</dev:code>')
             out.append(f'        <dev:remarks><maml:para>{escape(remark)}</maml:para></dev:remarks>')
             out.append('      </command:example>')
         out.append('    </command:examples>')
-        out.append('    <command:relatedLinks><maml:navigationLink><maml:linkText>about_S3Mount</maml:linkText></maml:navigationLink></command:relatedLinks>')
+        out.append('    <command:relatedLinks>')
+        out.append(f'      <maml:navigationLink><maml:linkText>Online Version:</maml:linkText><maml:uri>{ONLINE}</maml:uri></maml:navigationLink>')
+        out.append('      <maml:navigationLink><maml:linkText>about_S3Mount</maml:linkText></maml:navigationLink>')
+        out.append('    </command:relatedLinks>')
         out.append('  </command:command>')
     out.append('</helpItems>')
     with open(path, "w", encoding="utf-8") as f:
@@ -310,4 +402,4 @@ def write(path):
 if __name__ == "__main__":
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    write(os.path.join(root, "module", "en-US", "S3Mount.dll-Help.xml"))
+    write(os.path.join(root, "module", "en-US", "S3Mount.dll-Help.xml"), metadata(root))

@@ -23,6 +23,8 @@ public class ModuleLayoutTests
         Assert.True(File.Exists(Path.Combine(Repo.Lib, "S3Mount.Engine.dll")));
         Assert.True(File.Exists(Path.Combine(Repo.Lib, "S3Mount.Loader.dll")), "the PowerShell 7 load-context loader");
         Assert.True(File.Exists(Path.Combine(Repo.Lib, "en-US", "S3Mount.dll-Help.xml")), "cmdlet help beside the assembly");
+        Assert.True(File.Exists(Path.Combine(Repo.ModuleOut, "en-US", "S3Mount.dll-Help.xml")), "cmdlet help beside the manifest (found there after Import-Module -Force)");
+        Assert.True(File.Exists(Path.Combine(Repo.Root, ".tools", "pester", "Pester", "5.9.1", "Pester.psd1")), "Pester, laid out by the build");
         Assert.True(File.Exists(Path.Combine(Repo.ModuleOut, "en-US", "about_S3Mount.help.txt")), "about_S3Mount");
         Assert.True(File.Exists(Path.Combine(Repo.ModuleOut, "module", "S3Mount.format.ps1xml")), "format views");
     }

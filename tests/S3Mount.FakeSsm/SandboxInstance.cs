@@ -11,7 +11,8 @@ namespace S3Mount.FakeSsm;
 /// A simulated node whose file system is a sandbox directory: the S3Mount script SSM would run is run with /bin/sh
 /// against that directory as its offline image root (<c>ROOT=...</c>), so create, list and remove really happen,
 /// without systemd and without root. <see cref="Prepare"/> lays out the minimal /etc the scripts read. A script that
-/// has no image root to point at (install, report) would act on this machine: it is refused, never run. Cancelling
+/// has no image root to point at would act on this machine, and an install would run a package manager: both are
+/// refused, never run. Cancelling
 /// the invocation (CancelCommand) kills the running script, as the SSM agent does.
 /// </summary>
 public sealed class SandboxInstance : IFakeInstance
@@ -44,9 +45,10 @@ public sealed class SandboxInstance : IFakeInstance
         }
 
         var decoded = FakeScript.TryDecode(script) ?? script;
-        if (!decoded.Contains("\nROOT=''\n", StringComparison.Ordinal))
+        // Installing runs a package manager (in a chroot of the image); a sandbox is not an image to install into.
+        if (!decoded.Contains("\nROOT=''\n", StringComparison.Ordinal) || decoded.Contains(": install (generated;", StringComparison.Ordinal))
         {
-            return (1, "S3MOUNT-RESULT 1\nerror " + RefusedId + " this+sandbox+node+runs+only+scripts+with+an+image+root\nS3MOUNT-END\n", "sandbox: refused a script without ROOT\n");
+            return (1, "S3MOUNT-RESULT 1\nerror " + RefusedId + " this+sandbox+node+does+not+install+packages\nS3MOUNT-END\n", "sandbox: refused an install script, or one without ROOT\n");
         }
 
         var text = decoded.Replace("\nROOT=''\n", "\nROOT='" + Root.Replace("'", "'\\''") + "'\n");

@@ -57,15 +57,12 @@ public sealed class FleetOnLabTests
         {
             // What the SSM agent runs: the command lines of AWS-RunShellScript, with /bin/sh (dash on Debian).
             var isVictim = id == nodes[2].Id;
-            fake.AddInstance(id, DelegateInstance.FromExec(async (commands, _, _) =>
+            fake.AddInstance(id, AsSsmNode(node, () =>
             {
                 if (isVictim)
                 {
                     victimStarted?.TrySetResult();
                 }
-
-                var r = await node.RunAsync(new[] { "/bin/sh", "-c", commands }, timeout: TimeSpan.FromMinutes(2), cancellationToken: Ct);
-                return (r.ExitCode, r.StdOut, r.StdErr);
             }));
         }
 
@@ -109,6 +106,22 @@ public sealed class FleetOnLabTests
         Assert.All(removed, r => Assert.Equal(2, r.Value!.Items.Count));
     }
 
-    private static Task<List<FleetNodeResult<T>>> RunAsync<T>(FakeSsmServer fake, NodeScript script, IReadOnlyList<string> ids, Func<ResultBlock, T> parse) =>
-        FakeSsmFleet.RunAsync(fake, script, ids, parse, Ct);
+    /// <summary>A lab node behind the fake SSM: it runs the AWS-RunShellScript command lines with /bin/sh, as the agent does.</summary>
+    internal static DelegateInstance AsSsmNode(LabNode node, Action? onRun = null) =>
+        DelegateInstance.FromExec(async (commands, _, _) =>
+        {
+            onRun?.Invoke();
+            var r = await node.RunAsync(new[] { "/bin/sh", "-c", commands }, timeout: TimeSpan.FromMinutes(3), cancellationToken: Ct);
+            return (r.ExitCode, r.StdOut, r.StdErr);
+        });
+
+    internal static async Task<List<FleetNodeResult<T>>> RunAsync<T>(FakeSsmServer fake, NodeScript script, IReadOnlyList<string> ids, Func<ResultBlock, T> parse, string? maxConcurrency = null)
+    {
+        using var ssm = new SsmHttpClient(ResolvedAwsSettings.FromKeys("AKIAFLEETLAB00000001", "fleet/lab/secret/key/0000000000000000000", "us-east-1", fake.Endpoint));
+        var runner = new FleetRunner(ssm, null, new FleetRunnerOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxPollInterval = TimeSpan.FromMilliseconds(500) });
+        var results = new List<FleetNodeResult<T>>();
+        var sink = new DelegateFleetSink<T>(r => { lock (results) { results.Add(r); } });
+        await runner.RunAsync(new FleetRunRequest { Script = script.Text, InstanceIds = ids, MaxConcurrency = maxConcurrency }, o => parse(new ScriptOutput(o.ExitCode, o.Stdout, o.Stderr).Block(o.InstanceId)), sink, Ct);
+        return results;
+    }
 }

@@ -75,4 +75,55 @@ public sealed class LabBootTests(NodeLabFixture fixture, ITestOutputHelper outpu
         Assert.Contains("200", r.StdOut, System.StringComparison.Ordinal);
         Assert.Contains("BEGIN PGP PUBLIC KEY BLOCK", r.StdOut, System.StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ReadOnlyBindsReachTheNodeAndComeBackAfterAReboot()
+    {
+        var lab = fixture.Lab;
+        var dir = System.IO.Directory.CreateTempSubdirectory("s3mount-bind-");
+        try
+        {
+            await System.IO.File.WriteAllTextAsync(System.IO.Path.Combine(dir.FullName, "probe"), "from the host\n", Ct);
+            // A colon in the destination is escaped for nspawn; the destination does not exist in the node yet.
+            var up = await lab.RunLabAsync(["up", $"--bind-ro={dir.FullName}:/opt/bound:dir", "bind1"], timeout: System.TimeSpan.FromMinutes(2), cancellationToken: Ct);
+            Assert.True(up.Succeeded, up.ToString());
+            const string Check = "cat '/opt/bound:dir/probe'; touch '/opt/bound:dir/new' 2>&1 | sed 's/.*: //'; awk '$5 == \"/opt/bound:dir\" { print $6 }' /proc/self/mountinfo";
+            foreach (var when in new[] { "after up", "after reboot" })
+            {
+                if (when == "after reboot")
+                {
+                    (await lab.RunLabAsync(["reboot", "bind1"], timeout: System.TimeSpan.FromMinutes(2), cancellationToken: Ct)).EnsureSuccess("reboot bind1");
+                }
+
+                var r = await lab.RunLabAsync(["exec", "bind1", "sh", "-c", Check], cancellationToken: Ct);
+                output.WriteLine($"{when}: {r}");
+                var lines = r.StdOut.Split('\n', System.StringSplitOptions.RemoveEmptyEntries);
+                Assert.Equal("from the host", lines[0]);
+                Assert.Equal("Read-only file system", lines[1]);
+                Assert.StartsWith("ro,", lines[2], System.StringComparison.Ordinal);
+            }
+
+            Assert.False(System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "new")));
+
+            // Refused before anything is created.
+            foreach (var (spec, message) in new[]
+            {
+                ("relative/dir", "must be absolute"),
+                ("/opt/s3mount-no-such-dir", "does not exist"),
+                (dir.FullName + ":/proc/x", "not over /proc/x"),
+            })
+            {
+                var refused = await lab.RunLabAsync(["up", "--bind-ro=" + spec, "bind2"], cancellationToken: Ct);
+                Assert.False(refused.Succeeded, refused.ToString());
+                Assert.Contains(message, refused.StdErr, System.StringComparison.Ordinal);
+            }
+
+            Assert.DoesNotContain("bind2", (await lab.RunLabAsync(["status"], cancellationToken: Ct)).StdOut, System.StringComparison.Ordinal);
+        }
+        finally
+        {
+            await lab.RunLabAsync(["down", "bind1"], cancellationToken: Ct);
+            dir.Delete(true);
+        }
+    }
 }

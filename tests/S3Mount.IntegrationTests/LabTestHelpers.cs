@@ -64,6 +64,13 @@ internal static class LabTestHelpers
     public static string Unique(string prefix) =>
         prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 
+    /// <summary>The field recipe's unit name: md5 over the raw "BUCKET:DIR", first 8 hex characters.</summary>
+    public static string RecipeName(string bucket, string dir)
+    {
+        var hash = System.Security.Cryptography.MD5.HashData(System.Text.Encoding.UTF8.GetBytes(bucket + ":" + dir));
+        return "mountpoint-s3-" + Convert.ToHexStringLower(hash)[..8] + ".service";
+    }
+
     public static bool HasLine(string text, Func<string, bool> predicate) =>
         text.Split('\n').Any(predicate);
 }

@@ -169,9 +169,9 @@ public sealed class NodeOperationsTests(NodeOpsLabFixture fixture, ITestOutputHe
         // As the field recipe would have done it (mount.sh), adapted to the lab's buckets: its name is md5 of the raw
         // "BUCKET:DIR" (trailing slash included), its directory is chmod 777, fuse.conf gets user_allow_other.
         var etcUnit = Fixture("uri-trailing-slash.service").Replace("my-bucket", "lab-bucket", StringComparison.Ordinal);
-        var etcName = RecipeName("lab-bucket", "/mnt/runs/");
+        var etcName = LabTestHelpers.RecipeName("lab-bucket", "/mnt/runs/");
         var usrUnit = Fixture("usr-lib-rocky.service").Replace("genomics-ref", "lab-bucket-2", StringComparison.Ordinal);
-        var usrName = RecipeName("lab-bucket-2", "/fsx/ref");
+        var usrName = LabTestHelpers.RecipeName("lab-bucket-2", "/fsx/ref");
         await node.ShAsync("for u in ec2-user rocky; do id $u >/dev/null 2>&1 || useradd -m $u; done; grep -q '^user_allow_other' /etc/fuse.conf || echo user_allow_other >>/etc/fuse.conf; mkdir -p /mnt/runs /fsx/ref; chmod 777 /mnt/runs /fsx/ref", Ct);
         await node.WriteFileAsync("/etc/systemd/system/" + etcName, etcUnit, "0644", Ct);
         await node.WriteFileAsync("/usr/lib/systemd/system/" + usrName, usrUnit, "0644", Ct);
@@ -489,12 +489,5 @@ public sealed class NodeOperationsTests(NodeOpsLabFixture fixture, ITestOutputHe
             await node.RunScriptAsync(NodeOperations.Remove(names.Append(masked.UnitName), force: true, removeDirectory: true), null, Ct);
             await node.ExecAsync("rmdir /srv/many 2>/dev/null; true", null, null, Ct);
         }
-    }
-
-    /// <summary>The field recipe's unit name: md5 over the raw "BUCKET:DIR", first 8 hex characters.</summary>
-    private static string RecipeName(string bucket, string dir)
-    {
-        var hash = System.Security.Cryptography.MD5.HashData(System.Text.Encoding.UTF8.GetBytes(bucket + ":" + dir));
-        return "mountpoint-s3-" + Convert.ToHexStringLower(hash)[..8] + ".service";
     }
 }

@@ -156,16 +156,12 @@ public sealed class ThroughputOnLabTests(ThroughputLabFixture fixture, ITestOutp
         var nodes = Lab.Nodes.Select((n, i) => (Id: "i-0f16" + (i + 1).ToString("D13", CultureInfo.InvariantCulture), Node: n)).ToList();
         foreach (var (id, node) in nodes)
         {
-            fake.AddInstance(id, DelegateInstance.FromExec(async (commands, _, _) =>
-            {
-                var r = await node.RunAsync(new[] { "/bin/sh", "-c", commands }, timeout: TimeSpan.FromMinutes(5), cancellationToken: Ct);
-                return (r.ExitCode, r.StdOut, r.StdErr);
-            }));
+            fake.AddInstance(id, FleetOnLabTests.AsSsmNode(node));
         }
 
         var ids = nodes.Select(n => n.Id).ToList();
         var spec = MountSpec.Create($"s3://{Bucket}/tput-fleet/", "/mnt/tput-fleet", options: new MountOptions { AllowDelete = true });
-        var created = await FakeSsmFleet.RunAsync(fake, NodeOperations.Create(new CreateRequest(spec)), ids, b => NodeResultParser.Create(b), Ct);
+        var created = await FleetOnLabTests.RunAsync(fake, NodeOperations.Create(new CreateRequest(spec)), ids, b => NodeResultParser.Create(b));
         Assert.All(created, r => Assert.True(r.IsSuccess, r.ToString()));
 
         // What Measure-S3MountThroughput sends to a fleet: one script, every node at once, an agreed start.
@@ -173,7 +169,7 @@ public sealed class ThroughputOnLabTests(ThroughputLabFixture fixture, ITestOutp
         var script = Throughput.Script(new ThroughputRequest { FileCount = 4, FileSize = 4 * MiB, Parallelism = 4, StartAt = startAt }, null, new[] { spec.Path });
         var sends = fake.Calls.GetValueOrDefault("SendCommand");
         var sw = Stopwatch.StartNew();
-        var results = await FakeSsmFleet.RunAsync(fake, script, ids, Throughput.Parse, Ct, maxConcurrency: "100%");
+        var results = await FleetOnLabTests.RunAsync(fake, script, ids, Throughput.Parse, maxConcurrency: "100%");
         output.WriteLine($"fleet of 3: {sw.Elapsed.TotalSeconds:F1} s, {fake.Calls["SendCommand"] - sends} SendCommand");
         Assert.Equal(1, fake.Calls["SendCommand"] - sends);
         Assert.Equal(ids.Order(), results.Select(r => r.InstanceId).Order());

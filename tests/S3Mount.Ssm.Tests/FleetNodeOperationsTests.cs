@@ -90,6 +90,37 @@ public class FleetNodeOperationsTests : IDisposable
         });
     }
 
+    [Fact]
+    public void A_mount_map_converges_three_sandbox_nodes_in_one_command_and_again_changes_nothing()
+    {
+        var (fake, ids, _) = Fleet(3);
+        using var _f = fake;
+        var map = MountMap.FromSpecs(Enumerable.Range(1, 8).Select(i => MountSpec.Create("fleet-bucket-" + i, "/mnt/fleet/" + i, options: new MountOptions { ReadOnly = true }, user: _user)));
+        var synced = Run(fake, NodeOperations.Sync(new SyncRequest(map) { Apply = true }), ids, b => NodeResultParser.Sync(b, map));
+        Assert.Equal(1, fake.Calls["SendCommand"]);
+        Assert.All(synced, r => Assert.Equal(8, r.Value!.Items.Count(i => i.Changed && i.State == MountDrift.Missing)));
+        var again = Run(fake, NodeOperations.Sync(new SyncRequest(map) { Apply = true }), ids, b => NodeResultParser.Sync(b, map));
+        Assert.All(again, r => Assert.All(r.Value!.Items, i => Assert.Equal((MountDrift.InSync, false), (i.State, i.Changed))));
+    }
+
+    [Fact]
+    public void A_mount_map_for_1000_simulated_nodes_is_one_command_per_50_nodes()
+    {
+        using var fake = new FakeSsmServer();
+        var ids = Enumerable.Range(1, 1000).Select(Ssm.Id).ToList();
+        var map = MountMap.FromSpecs(Enumerable.Range(1, 8).Select(i => MountSpec.Create("fleet-bucket-" + i, "/mnt/fleet/" + i)));
+        var answer = "S3MOUNT-RESULT 1\n" + string.Concat(map.Mounts.Select((s, i) => $"sync {i + 1} {s.UnitName} InSync none ~\n")) + "S3MOUNT-END\n";
+        foreach (var id in ids)
+        {
+            fake.AddInstance(id, new SimulatedInstance { Latency = TimeSpan.Zero, Stdout = _ => answer });
+        }
+
+        var results = Run(fake, NodeOperations.Sync(new SyncRequest(map)), ids, b => NodeResultParser.Sync(b, map));
+        Assert.Equal(1000, results.Count(r => r.IsSuccess && r.Value!.Items.Count == 8));
+        Assert.Equal(20, fake.Calls["SendCommand"]);
+        Assert.True(fake.TotalCalls < 8000 / 25, $"{fake.TotalCalls} API calls for 1,000 nodes x 8 mounts (a naive loop sends 8,000 commands alone)");
+    }
+
     private static string Sh(string command)
     {
         using var p = Process.Start(new ProcessStartInfo("/bin/sh", new[] { "-c", command }) { RedirectStandardOutput = true })!;

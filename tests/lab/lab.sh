@@ -3,7 +3,9 @@
 # base), a loopback S3 server and a loopback package server. See README.md.
 #
 #   lab.sh base                       build/cache the base tree (prints timings)
-#   lab.sh up NAME...                 create and boot nodes in parallel
+#   lab.sh up [--bind-ro=SRC[:DEST]]... NAME...
+#                                     create and boot nodes in parallel; host
+#                                     paths bound read-only (kept for reboots)
 #   lab.sh exec NAME CMD...           run CMD inside NAME (stdin/exit status pass through)
 #   lab.sh cp-in NAME SRC DEST [MODE] copy a host file into a node
 #   lab.sh cp-out NAME SRC DEST       copy a node file to the host
@@ -291,14 +293,33 @@ node_enter() {
 }
 
 boot_node() {
-  local name=$1 d
+  local name=$1 d binds=()
   d=$(node_dir "$name")
   : >"$d/console.log"
+  # Read-only binds given at "up", one nspawn argument per line: every boot gets them.
+  [[ -f $d/bind-ro ]] && mapfile -t binds <"$d/bind-ro"
   # setsid: its own session, so a Ctrl-C of the caller does not hit the node.
   spawn "$d/nspawn.pid" \
     systemd-nspawn -q -D "$d/root" -M "$name" -b --register=no --keep-unit --console=passive \
-    --bind="$d/fuse:/dev/fuse" \
+    --bind="$d/fuse:/dev/fuse" "${binds[@]}" \
     </dev/null >>"$d/console.log" 2>&1
+}
+
+# bind_ro_arg SRC[:DEST]: the nspawn argument binding host path SRC read-only at DEST
+# (default SRC) in the node. Both must be absolute; colons and backslashes are escaped.
+bind_ro_arg() {
+  local spec=$1 src dest
+  [[ $spec != *$'\n'* ]] || die "--bind-ro: no newlines in paths"
+  src=${spec%%:*}
+  dest=${spec#*:}
+  [[ $spec == *:* ]] || dest=$src
+  [[ $src == /* && $dest == /* ]] || die "--bind-ro=$spec: both paths must be absolute"
+  [[ -e $src ]] || die "--bind-ro=$spec: $src does not exist"
+  src=$(realpath -e "$src")
+  case $dest in / | /dev | /dev/* | /proc | /proc/* | /sys | /sys/*) die "--bind-ro=$spec: not over $dest" ;; esac
+  src=${src//\\/\\\\}
+  dest=${dest//\\/\\\\}
+  printf -- '--bind-ro=%s:%s\n' "${src//:/\\:}" "${dest//:/\\:}"
 }
 
 node_failed() {
@@ -349,8 +370,12 @@ write_node_config() {
 }
 
 cmd_up() {
-  (($# > 0)) || die "usage: lab.sh up NAME..."
-  local name d base lower t0 standin=${S3MOUNT_LAB_STANDIN:-1} created=()
+  local name d base lower t0 standin=${S3MOUNT_LAB_STANDIN:-1} created=() bind_lines=""
+  while [[ ${1:-} == --bind-ro=* ]]; do
+    bind_lines+=$(bind_ro_arg "${1#--bind-ro=}")$'\n'
+    shift
+  done
+  (($# > 0)) || die "usage: lab.sh up [--bind-ro=SRC[:DEST]]... NAME..."
   for name in "$@"; do valid_name "$name"; done
   cmd_reap
   t0=$(now)
@@ -377,6 +402,7 @@ cmd_up() {
     echo "$name" >"$d/root/etc/hostname"
     systemd-id128 new >"$d/root/etc/machine-id"
     write_node_config "$d/root"
+    printf '%s' "$bind_lines" >"$d/bind-ro"
     # A private FUSE device node; the host's /dev/fuse is never changed.
     mknod -m 666 "$d/fuse" c 10 229
   done

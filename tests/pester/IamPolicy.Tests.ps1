@@ -31,13 +31,12 @@ Describe 'Get-S3MountIamPolicy' {
             $iam[$name].ParameterType | Should -Be $new[$name].ParameterType
             @($iam[$name].Aliases) | Should -Be @($new[$name].Aliases)
         }
-        # Every mount parameter of New-S3MountService (all but its node, AWS and creation parameters), and nothing else.
-        $notMount = 'InstanceId', 'Target', 'MaxConcurrency', 'MaxErrors', 'TimeoutSeconds', 'ExecutionTimeoutSeconds', 'OutputS3BucketName', 'OutputS3KeyPrefix',
-            'ProfileName', 'ProfileLocation', 'Credential', 'AccessKey', 'SecretKey', 'SessionToken', 'Region', 'EndpointUrl', 'NoStart', 'NoEnable', 'Force', 'KeepOnFailure', 'Root', 'WhatIf', 'Confirm'
-        $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
-        $mountParams = @($new.Keys | Where-Object { $_ -notin $notMount -and $_ -notin $common } | Sort-Object)
+        # Every mount parameter of New-S3MountService (all but the node and AWS parameters every node cmdlet has, and
+        # its own creation switches), and nothing else.
+        $node = (Get-Command Get-MountpointS3).Parameters.Keys
+        $mountParams = @($new.Keys | Where-Object { $_ -notin $node -and $_ -notin 'NoStart', 'NoEnable', 'Force', 'KeepOnFailure', 'WhatIf', 'Confirm' } | Sort-Object)
         $mountParams.Count | Should -BeGreaterThan 50
-        @($iam.Keys | Where-Object { $_ -notin $common -and $_ -notin 'KmsKeyArn', 'Partition', 'AsJson' } | Sort-Object) | Should -Be $mountParams
+        @($iam.Keys | Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters -and $_ -notin [System.Management.Automation.PSCmdlet]::OptionalCommonParameters -and $_ -notin 'KmsKeyArn', 'Partition', 'AsJson', 'InputObject' } | Sort-Object) | Should -Be $mountParams
         $iam['Bucket'].Attributes.Where({ $_ -is [System.Management.Automation.ParameterAttribute] }).Mandatory | Should -Contain $true
         $iam['Path'].Attributes.Where({ $_ -is [System.Management.Automation.ParameterAttribute] }).Mandatory | Should -Not -Contain $true
     }
@@ -153,5 +152,38 @@ Describe 'Get-S3MountIamPolicy' {
         $statements[1] | Should -Match '^Sid\s+Action\s+Resource'
         ($statements -join "`n") | Should -Match 'MountpointKmsEncryptDecrypt kms:Decrypt'
         ($statements -join "`n") | Should -Match '\n\s+  s3:prefix like run-42/\*'
+    }
+
+    It 'runs the README''s commands as written (the fleet line against sandbox nodes behind the fake SSM)' -Skip:(-not $IsLinux) {
+        . (Join-Path $PSScriptRoot 'ReadmeBlocks.ps1')
+        $block = @(Get-ReadmeBlock | Where-Object Kind -EQ 'iam')
+        $block.Count | Should -Be 1
+        $fake = Start-FakeSsm -Nodes 2 -Offline 0
+        $dir = Join-Path ([System.IO.Path]::GetTempPath()) ('s3mount-iam-' + [guid]::NewGuid().ToString('N'))
+        $null = New-Item -ItemType Directory -Path $dir
+        Push-Location $dir
+        try {
+            $aws = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey }
+            $ids = $fake.Instances
+            $user = [System.Environment]::UserName
+            $null = New-S3MountService -InstanceId $ids -Bucket genomics-ref -Path /fsx/ref -ReadOnly -User $user @aws -Confirm:$false
+            $null = New-S3MountService -InstanceId $ids[0] -Bucket s3://results/run-42/ -Path /mnt/results -AllowDelete -User $user @aws -Confirm:$false
+            foreach ($k in $aws.Keys) { $PSDefaultParameterValues["Get-S3MountService:$k"] = $aws[$k] }
+            $out = @(. ([scriptblock]::Create($block[0].Code)) 2>&1 4>&1)
+            @($out | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty
+            @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Count | Should -Be 5
+            Get-Statements (Get-Content -Raw node-role.json) | Should -Be @(
+                's3:ListBucket | arn:aws:s3:::genomics-ref'
+                's3:ListBucket | arn:aws:s3:::results | {"StringLike":{"s3:prefix":["run-42/*"]}}'
+                's3:GetObject | arn:aws:s3:::genomics-ref/*'
+                's3:GetObject,s3:PutObject,s3:AbortMultipartUpload,s3:DeleteObject | arn:aws:s3:::results/run-42/*'
+            )
+        }
+        finally {
+            Pop-Location
+            $PSDefaultParameterValues.Clear()
+            Remove-Item -LiteralPath $dir -Recurse -Force
+            Stop-FakeSsm $fake
+        }
     }
 }

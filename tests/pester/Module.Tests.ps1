@@ -12,9 +12,10 @@ AfterAll {
 Describe 'The S3Mount module' {
     It 'exports exactly its cmdlets and nothing else' {
         $module = Get-Module S3Mount
-        $expected = 'Disable-S3MountService', 'Enable-S3MountService', 'Get-MountpointS3', 'Get-S3MountIamPolicy', 'Get-S3MountService', 'Install-MountpointS3',
-            'Measure-S3MountThroughput', 'New-S3MountService', 'Remove-S3MountService', 'Repair-S3MountService', 'Restart-S3MountService', 'Start-S3MountService',
-            'Stop-S3MountService', 'Test-S3MountService'
+        $expected = 'Compare-S3MountService', 'Disable-S3MountService', 'Enable-S3MountService', 'Get-MountpointS3', 'Get-S3MountIamPolicy',
+            'Get-S3MountService', 'Install-MountpointS3', 'Measure-S3MountThroughput', 'New-S3MountService', 'Remove-S3MountService',
+            'Repair-S3MountService', 'Restart-S3MountService', 'Start-S3MountService', 'Stop-S3MountService', 'Sync-S3MountService',
+            'Test-S3MountService'
         @($module.ExportedCmdlets.Keys | Sort-Object) | Should -Be $expected
         $module.ExportedFunctions.Count | Should -Be 0
         $module.ExportedAliases.Count | Should -Be 0

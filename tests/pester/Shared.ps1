@@ -17,7 +17,8 @@ function Invoke-FreshPwsh {
     # Runs a command in a new pwsh -NoProfile process (its own load contexts) and returns its output, errors included.
     param([Parameter(Mandatory)] [string] $Command)
     $pwsh = Get-PwshCommand
-    $arguments = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', $Command)
+    # Plain text: formatted output is compared as a user reads it, without the colour escapes of a terminal.
+    $arguments = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', "`$PSStyle.OutputRendering = 'PlainText'; $Command")
     & $pwsh[0] @arguments 2>&1
 }
 

@@ -6,14 +6,14 @@ BeforeAll {
 
     function New-Result {
         # A result as the cmdlet builds it from a node's measurement.
-        param([string] $Node, [string] $Path = '/mnt/results', $Write, $Read, [double] $FirstByte = 42, [int] $Errors = 0)
+        param([string] $Node, [string] $Path = '/mnt/results', $Write, $Read, [double] $FirstByte = 42, [int] $Errors = 0, [int] $Files = 8, [long] $FileSize = 64MB, [int] $Parallelism = 4)
         $r = [S3Mount.S3MountThroughput]::new()
         $r.InstanceId = $Node
         $r.Path = $Path
-        $r.Mode = if ($null -eq $Write) { 'Read' } else { 'ReadWrite' }
-        $r.Files = 8
-        $r.FileSize = 64MB
-        $r.Parallelism = 4
+        $r.Mode = 'ReadWrite'
+        $r.Files = $Files
+        $r.FileSize = $FileSize
+        $r.Parallelism = $Parallelism
         $r.WriteMBps = $Write
         $r.ReadMBps = $Read
         $r.FirstByteMs = $FirstByte
@@ -52,8 +52,11 @@ Describe 'Measure-S3MountThroughput' {
     It 'refuses values out of range and a prefix outside the mount before anything runs' {
         { Measure-S3MountThroughput -Path /mnt/s3 -FileSize 100 } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
         { Measure-S3MountThroughput -Path /mnt/s3 -Parallelism 0 } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
-        { Measure-S3MountThroughput -Path /mnt/s3 -ReadPrefix ../etc } | Should -Throw -ErrorId 'S3MountOptionInvalid*'
-        { Measure-S3MountThroughput } | Should -Throw -ErrorId 'S3MountNameInvalid*'
+        # A bad record is an error for that record only (as on every S3Mount cmdlet); nothing runs for it.
+        Measure-S3MountThroughput -Path /mnt/s3 -ReadPrefix ../etc -ErrorVariable e1 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e1[0].FullyQualifiedErrorId | Should -BeLike 'S3MountOptionInvalid*'
+        Measure-S3MountThroughput -ErrorVariable e2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e2[0].FullyQualifiedErrorId | Should -BeLike 'S3MountNameInvalid*'
     }
 
     It 'asks before it writes, and -WhatIf writes nothing and says what it would do' {
@@ -86,7 +89,7 @@ Describe 'Measure-S3MountThroughput' {
         $lines = ($ranked | Out-String -Width 80) -split "`n"
         $lines | Where-Object { $_.TrimEnd().Length -gt 80 } | Should -BeNullOrEmpty
         $text = $lines -join "`n"
-        $text | Should -Match 'Path: /mnt/results \(ReadWrite: 8 x 64 MiB, 4 at once\)'
+        $text | Should -Match 'Path: /mnt/results'
         $text | Should -Match 'Node\s+Write MB/s Read MB/s 1st B ms vs fastest\s+Err'
         $rows = $lines | Where-Object { $_ -match '^i-0123456789abcdef' }
         $rows[0] | Should -Match '^i-0123456789abcdef1\s+1,210\.3\s+4,702\.9\s+180 ██████░+\s+0$'
@@ -114,6 +117,52 @@ Describe 'Measure-S3MountThroughput' {
             $startAt | Should -BeLessOrEqual ([DateTimeOffset]::UtcNow.ToUnixTimeSeconds() + 10)
         }
         finally {
+            Stop-FakeSsm $fake
+        }
+    }
+
+    It 'prints the README''s table from the same figures, verbatim' {
+        . (Join-Path $PSScriptRoot 'ReadmeBlocks.ps1')
+        $block = @(Get-ReadmeBlock | Where-Object { $_.Kind -eq 'throughput' -and $_.Lang -eq '' })
+        $block.Count | Should -Be 1
+        $shape = @{ Path = '/fsx/scratch'; Files = 32; FileSize = 1GB; Parallelism = 16 }
+        $ranked = Get-Ranked @(
+            New-Result -Node i-0123456789abcdef0 -Write 4230.5 -Read 4850.1 @shape
+            New-Result -Node i-0123456789abcdef1 -Write 1210.3 -Read 4702.9 -FirstByte 180 @shape
+            New-Result -Node i-0123456789abcdef2 -Write $null -Read 3980.0 -Errors 2 @shape
+        )
+        $printed = (($ranked | Out-String -Width 80) -split "`n" | ForEach-Object TrimEnd | Where-Object { $_ }) -join "`n"
+        $readme = ($block[0].Code -split "`n" | ForEach-Object TrimEnd | Where-Object { $_ }) -join "`n"
+        $printed | Should -Be $readme
+    }
+
+    It 'runs the README''s commands as written (with -WhatIf, against sandbox nodes behind the fake SSM)' -Skip:(-not $IsLinux) {
+        . (Join-Path $PSScriptRoot 'ReadmeBlocks.ps1')
+        $block = @(Get-ReadmeBlock | Where-Object { $_.Kind -eq 'throughput' -and $_.Lang -eq 'powershell' })
+        $block.Count | Should -Be 1
+        $fake = Start-FakeSsm -Nodes 2 -Offline 0
+        try {
+            $aws = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey }
+            $ids = $fake.Instances
+            $null = New-S3MountService -InstanceId $ids -Bucket scratch -Path /fsx/scratch -AllowDelete -User ([System.Environment]::UserName) @aws -Confirm:$false
+            $PSDefaultParameterValues['Measure-S3MountThroughput:WhatIf'] = $true
+            $errs = @()
+            $out = foreach ($line in $block[0].Code -split "`n" | Where-Object { $_.Trim() }) {
+                # The fleet lines reach the fake SSM through the defaults an admin would set; the local one needs none.
+                $fleet = $line -match '\$ids'
+                foreach ($k in $aws.Keys) { if ($fleet) { $PSDefaultParameterValues["*-S3Mount*:$k"] = $aws[$k] } else { $PSDefaultParameterValues.Remove("*-S3Mount*:$k") } }
+                $o = @(. ([scriptblock]::Create($line)) 2>&1 6>&1)
+                $errs += @($o | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+                $o | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] }
+            }
+            # The first two only say what they would write (-WhatIf); the read-only check runs, and each sandbox node,
+            # an image root, refuses it with its own error.
+            @($errs | Where-Object { $_.FullyQualifiedErrorId -notlike 'S3MountThroughputNoImage*' }) | Should -BeNullOrEmpty
+            @($errs).Count | Should -Be 2
+            @($out | Where-Object { $_ -is [S3Mount.S3MountThroughput] }) | Should -BeNullOrEmpty
+        }
+        finally {
+            $PSDefaultParameterValues.Clear()
             Stop-FakeSsm $fake
         }
     }

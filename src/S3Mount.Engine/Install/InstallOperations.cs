@@ -36,9 +36,11 @@ public static class InstallOperations
         }
 
         var version = NormalizeVersion(request.Version);
+        var root = NodeOperations.NormalizeRoot(request.Root);
         var p = new Dictionary<string, string>
         {
-            ["OS_RELEASE"] = request.OsReleasePath,
+            ["ROOT"] = root,
+            ["OS_RELEASE"] = root.Length > 0 ? root + "/etc/os-release" : request.OsReleasePath,
             ["MACHINE"] = request.Machine ?? string.Empty,
             ["PLAN_ONLY"] = Flag(request.PlanOnly),
             ["VERSION"] = version ?? string.Empty,
@@ -112,12 +114,20 @@ public static class InstallOperations
         return NodeScript.Compose("install", p, Libraries);
     }
 
-    /// <summary>Report the node (OS, architecture, package format) and the installed mount-s3, changing nothing.</summary>
-    public static NodeScript Report() => Report("/etc/os-release", null);
+    /// <summary>
+    /// Report the node (OS, architecture, package format) and the installed mount-s3, changing nothing; with
+    /// <paramref name="root"/>, of an offline image (its os-release and package database; nothing of it runs).
+    /// </summary>
+    public static NodeScript Report(string? root = null)
+    {
+        var r = NodeOperations.NormalizeRoot(root);
+        return Report(r + "/etc/os-release", null, r);
+    }
 
-    internal static NodeScript Report(string osReleasePath, string? machine) =>
+    internal static NodeScript Report(string osReleasePath, string? machine, string root = "") =>
         NodeScript.Compose("report", new Dictionary<string, string>
         {
+            ["ROOT"] = root,
             ["OS_RELEASE"] = osReleasePath,
             ["MACHINE"] = machine ?? string.Empty,
         }, Libraries);

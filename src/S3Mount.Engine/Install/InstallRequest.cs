@@ -86,6 +86,12 @@ public sealed class InstallRequest
     // Test hooks: the os-release file and uname -m the script reads, and a run that only prints the plan.
     internal string OsReleasePath { get; set; } = "/etc/os-release";
 
+    /// <summary>
+    /// An offline image root to install into (an AMI or chroot build): the image's own package manager runs in a chroot,
+    /// its os-release decides the package; the signature is checked on this machine first. Null for this node.
+    /// </summary>
+    public string? Root { get; set; }
+
     internal string? Machine { get; set; }
 
     internal bool PlanOnly { get; set; }

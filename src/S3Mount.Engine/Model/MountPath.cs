@@ -16,6 +16,16 @@ public static class MountPath
     };
 
     /// <summary>
+    /// Directories that hold users' or the system's data: a mount exactly there would hide it (and a cache directory
+    /// there would be wiped by mount-s3). Below them is fine (<c>/mnt/s3</c>, <c>/home/ec2-user/s3</c>).
+    /// </summary>
+    public static IReadOnlyList<string> ReservedDirectories { get; } = new[]
+    {
+        "/home", "/root", "/tmp", "/var", "/var/tmp", "/var/log", "/var/cache", "/var/spool", "/var/mail", "/var/opt", "/var/www",
+        "/mnt", "/media", "/opt", "/srv", "/snap", "/lost+found",
+    };
+
+    /// <summary>
     /// Validates and normalises a mount directory: absolute, repeated and trailing slashes removed,
     /// no <c>.</c> or <c>..</c> segment, not <c>/</c>, not at or under a system directory, no control character.
     /// </summary>
@@ -68,6 +78,11 @@ public static class MountPath
             if (sys is not null)
             {
                 throw Fail(errorId, $"{what} '{normal}' is at or under the system directory {sys}: choose a directory such as /mnt/<name> or /data/<name>.", path);
+            }
+
+            if (ReservedDirectories.Contains(normal, StringComparer.Ordinal) || (segments.Length == 2 && segments[0] == "home"))
+            {
+                throw Fail(ErrorIds.PathReserved, $"{what} '{normal}' would hide what is already there ({(segments.Length == 2 ? "a home directory" : "a directory users and the system keep data in")}): choose a directory below it, such as {normal}/s3.", path);
             }
         }
 

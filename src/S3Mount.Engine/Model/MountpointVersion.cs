@@ -9,7 +9,7 @@ namespace S3Mount.Engine.Model;
 /// A mount-s3 release number. Parses both <c>mount-s3 1.23.0</c> (official build) and
 /// <c>mount-s3 1.21.0+1.amzn2023</c> (distro package); the build suffix is kept but ignored in comparisons.
 /// </summary>
-public sealed class MountpointVersion : IComparable<MountpointVersion>, IEquatable<MountpointVersion>
+public sealed class MountpointVersion : IComparable<MountpointVersion>, IComparable, IEquatable<MountpointVersion>
 {
     private static readonly Regex Pattern = new(
         @"^(?:mount-s3\s+)?v?(?<maj>\d{1,6})\.(?<min>\d{1,6})(?:\.(?<pat>\d{1,6}))?(?<pre>-[0-9A-Za-z.-]+)?(?:\+(?<build>[0-9A-Za-z.-]+))?$",
@@ -81,6 +81,19 @@ public sealed class MountpointVersion : IComparable<MountpointVersion>, IEquatab
 
         return c != 0 ? c : Patch.CompareTo(other.Patch);
     }
+
+    /// <summary>
+    /// Compares with another version or with version text (<c>'1.23.0'</c>), so PowerShell's <c>-lt</c>, <c>-ge</c> and
+    /// <c>Sort-Object</c> order versions as versions (1.3 before 1.21).
+    /// </summary>
+    public int CompareTo(object? obj) => obj switch
+    {
+        null => 1,
+        MountpointVersion v => CompareTo(v),
+        string s => CompareTo(Parse(s)),
+        Version v => CompareTo(new MountpointVersion(v.Major, v.Minor, Math.Max(0, v.Build))),
+        _ => throw new ArgumentException("A mount-s3 version compares with another version or with version text such as '1.23.0', not " + obj.GetType().Name + ".", nameof(obj)),
+    };
 
     public bool Equals(MountpointVersion? other) => other is not null && CompareTo(other) == 0;
 

@@ -112,6 +112,11 @@ public static class OptionCatalog
     /// <summary>All options, canonical order.</summary>
     public static IReadOnlyList<OptionDescriptor> All { get; }
 
+    /// <summary>Releases S3Mount knows of: those that brought an option, and the newest modelled release.</summary>
+    public static IReadOnlyList<MountpointVersion> KnownReleases =>
+        All.Select(d => d.Since).Concat(new[] { MountpointVersion.Latest, new MountpointVersion(1, 22, 2) })
+            .Where(v => v <= MountpointVersion.Latest).Distinct().OrderBy(v => v).ToList();
+
     /// <summary>Finds an option by long name (<c>read-only</c>) or one-letter alias (<c>f</c>), without dashes.</summary>
     public static OptionDescriptor? Find(string name) => ByName.TryGetValue(name, out var d) ? d : null;
 

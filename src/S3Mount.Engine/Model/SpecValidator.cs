@@ -173,9 +173,15 @@ public static class SpecValidator
         var known = OptionCatalog.Find(name);
         if (known is not null || name == "prefix")
         {
-            var param = known?.Property ?? "Prefix";
+            if (known is not null && known.Parameter is null)
+            {
+                throw new S3MountException(ErrorIds.ExtraArgumentInvalid, S3MountErrorKind.InvalidArgument,
+                    $"--{name} cannot be used in a service, not even as -ExtraArgument: the unit waits for mount-s3 to daemonize once the mount is ready.", arg);
+            }
+
+            var param = known?.Parameter ?? "Prefix";
             throw new S3MountException(ErrorIds.ExtraArgumentInvalid, S3MountErrorKind.InvalidArgument,
-                $"--{name} is modelled by S3Mount: use -{param} instead of an extra argument, so it is validated and listed.", arg);
+                $"--{name} is modelled by S3Mount: use -{param} instead of -ExtraArgument, so it is validated and listed.", arg);
         }
 
         if (name is "help" or "version")

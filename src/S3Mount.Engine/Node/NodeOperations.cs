@@ -36,6 +36,31 @@ public sealed class CreateRequest
     public string MountS3Path { get; set; } = UnitRenderer.DefaultMountS3Path;
 }
 
+/// <summary>What to converge a node to, and how far to go.</summary>
+public sealed class SyncRequest
+{
+    public SyncRequest(MountMap map) => Map = map;
+
+    public MountMap Map { get; }
+
+    /// <summary>Carry the plan out; without it the node only plans (Compare, -WhatIf).</summary>
+    public bool Apply { get; set; }
+
+    /// <summary>Remove S3Mount's units that the map does not have.</summary>
+    public bool Prune { get; set; }
+
+    /// <summary>Take over units that S3Mount did not write (recipe or hand-made) for the map's bucket and path.</summary>
+    public bool Adopt { get; set; }
+
+    /// <summary>An offline image root: write into it, start nothing.</summary>
+    public string? Root { get; set; }
+
+    /// <summary>How long to wait for each changed mount to answer.</summary>
+    public int WaitSeconds { get; set; } = 60;
+
+    public string MountS3Path { get; set; } = UnitRenderer.DefaultMountS3Path;
+}
+
 /// <summary>A service action that needs no other input.</summary>
 public enum ServiceAction
 {
@@ -58,15 +83,60 @@ public static class NodeOperations
         var spec = request.Spec;
         SpecValidator.EnsureValid(spec);
         var root = NormalizeRoot(request.Root);
+        var p = new Dictionary<string, string> { ["ROOT"] = root };
+        foreach (var kv in MountParameters(spec, request.MountS3Path))
+        {
+            p[kv.Key] = kv.Value;
+        }
+
+        p["MOUNTS3"] = request.MountS3Path;
+        p["FORCE"] = Flag(request.Force);
+        p["NO_START"] = Flag(request.NoStart);
+        p["NO_ENABLE"] = Flag(request.NoEnable);
+        p["KEEP_ON_FAILURE"] = Flag(request.KeepOnFailure);
+        p["WAIT_SECONDS"] = Seconds(request.WaitSeconds);
+        return NodeScript.Compose("create", p);
+    }
+
+    /// <summary>
+    /// Converge a node to a mount map in one script (or, without <see cref="SyncRequest.Apply"/>, only plan it there):
+    /// every mapped mount travels with what create needs, so the node decides what is missing, drifted, foreign or
+    /// extra and does all of it in one run.
+    /// </summary>
+    public static NodeScript Sync(SyncRequest request)
+    {
+        var p = new List<KeyValuePair<string, string>>
+        {
+            new("ROOT", NormalizeRoot(request.Root)),
+            new("MODE", request.Apply ? "apply" : "plan"),
+            new("PRUNE", Flag(request.Prune)),
+            new("ADOPT", Flag(request.Adopt)),
+            new("MOUNTS3", request.MountS3Path),
+            new("WAIT_SECONDS", Seconds(request.WaitSeconds)),
+            new("COUNT", request.Map.Mounts.Count.ToString(CultureInfo.InvariantCulture)),
+        };
+        for (var i = 0; i < request.Map.Mounts.Count; i++)
+        {
+            var spec = request.Map.Mounts[i];
+            SpecValidator.EnsureValid(spec);
+            var prefix = "M" + (i + 1).ToString(CultureInfo.InvariantCulture) + "_";
+            p.AddRange(MountParameters(spec, request.MountS3Path).Select(kv => new KeyValuePair<string, string>(prefix + kv.Key, kv.Value)));
+        }
+
+        return NodeScript.Compose("sync", p);
+    }
+
+    /// <summary>What create.sh's mount_create reads about one mount (everything but how: force, start, enable, wait).</summary>
+    private static IEnumerable<KeyValuePair<string, string>> MountParameters(MountSpec spec, string mountS3Path)
+    {
         var o = spec.Options;
         var requirements = OptionCatalog.All
             .Where(d => d.IsSet(o) && d.RequiredVersion(o) > new MountpointVersion(1, 0, 0))
             .Select(d => d.RequiredVersion(o).Core + " --" + d.Name + (d.Arity == OptionArity.Flag ? string.Empty : " " + d.Format(o)![0]));
         var extras = spec.ExtraArguments.Select(a => a.Substring(2).Split('=')[0]);
         var needsAllowOther = (o.AllowOther || o.AllowRoot) && spec.User != "root" && spec.User != "0";
-        return NodeScript.Compose("create", new Dictionary<string, string>
+        return new Dictionary<string, string>
         {
-            ["ROOT"] = root,
             ["NAME"] = spec.UnitName,
             ["BUCKET"] = spec.Bucket,
             ["BUCKET_X"] = XValue.Encode(spec.Bucket),
@@ -75,18 +145,12 @@ public static class NodeOperations
             ["MPATH_MI"] = MountPath.ToMountInfo(spec.Path),
             ["SVC_USER"] = spec.User,
             ["SVC_GROUP"] = spec.Group ?? string.Empty,
-            ["UNIT_B64"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(UnitRenderer.Render(spec, request.MountS3Path))),
-            ["MOUNTS3"] = request.MountS3Path,
+            ["UNIT_B64"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(UnitRenderer.Render(spec, mountS3Path))),
             ["CACHE_DIR"] = o.CacheDirectory ?? string.Empty,
             ["NEEDS_ALLOW_OTHER"] = Flag(needsAllowOther),
             ["REQS"] = string.Join("\n", requirements),
             ["EXTRAS"] = string.Join(" ", extras),
-            ["FORCE"] = Flag(request.Force),
-            ["NO_START"] = Flag(request.NoStart),
-            ["NO_ENABLE"] = Flag(request.NoEnable),
-            ["KEEP_ON_FAILURE"] = Flag(request.KeepOnFailure),
-            ["WAIT_SECONDS"] = Seconds(request.WaitSeconds),
-        });
+        };
     }
 
     /// <summary>List every mount service (or the selected ones) with state and health; also what Test runs.</summary>
@@ -110,10 +174,12 @@ public static class NodeOperations
         });
 
     /// <summary>Start, stop, restart, enable or disable the selected services.</summary>
-    public static NodeScript Control(ServiceAction action, IEnumerable<string>? names, int waitSeconds = 60, IEnumerable<string>? paths = null) =>
+    public static NodeScript Control(ServiceAction action, IEnumerable<string>? names, int waitSeconds = 60, IEnumerable<string>? paths = null, string? root = null) =>
         NodeScript.Compose("control", new Dictionary<string, string>
         {
-            ["ROOT"] = string.Empty,
+            ["ROOT"] = string.IsNullOrEmpty(root) || action is ServiceAction.Enable or ServiceAction.Disable
+                ? NormalizeRoot(root)
+                : throw new S3MountException("S3MountRootUnsupported", S3MountErrorKind.InvalidArgument, $"{action} needs a running node; in an image (-Root) only Enable and Disable apply.", root),
             ["NAMES"] = Names(names),
             ["PATHS"] = Paths(paths),
             ["ACTION"] = action.ToString().ToLowerInvariant(),

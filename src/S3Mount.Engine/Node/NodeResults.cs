@@ -126,6 +126,95 @@ public sealed class NodeResult<T>
     public string? Host { get; internal set; }
 }
 
+/// <summary>How one mount of a map stands on a node.</summary>
+public enum MountDrift
+{
+    /// <summary>S3Mount's unit is there exactly as mapped, enabled and (live) running.</summary>
+    InSync,
+
+    /// <summary>Nothing mounts the mapped path (or only a unit that is not in the map: see the detail).</summary>
+    Missing,
+
+    /// <summary>S3Mount's unit for the mapped bucket and path is there, but with other settings, or not enabled or running.</summary>
+    Drifted,
+
+    /// <summary>A unit S3Mount manages on the node that the map does not have.</summary>
+    Extra,
+
+    /// <summary>A unit that S3Mount did not write (the field recipe's, or hand-made) mounts the mapped path.</summary>
+    Foreign,
+}
+
+/// <summary>One mapped mount or extra unit of a node, as the node's sync script found it and what it did.</summary>
+public sealed class SyncItem
+{
+    /// <summary>The mount's position in the map (1-based), or 0 for an extra unit.</summary>
+    public int Index { get; internal set; }
+
+    /// <summary>The unit the item is about (an adopted or foreign unit keeps its own name).</summary>
+    public string Name { get; internal set; } = string.Empty;
+
+    public MountDrift State { get; internal set; }
+
+    /// <summary>What the node planned: create, update, adopt, remove, keep or none.</summary>
+    public string Plan { get; internal set; } = "none";
+
+    /// <summary>The node's reasons (not running, not enabled, the path's other unit, ...).</summary>
+    public string NodeDetail { get; internal set; } = string.Empty;
+
+    /// <summary>The mapped mount (null for an extra unit).</summary>
+    public MountSpec? Desired { get; internal set; }
+
+    /// <summary>The unit as found (Drifted, Foreign and Extra), before any change.</summary>
+    public MountService? Current { get; internal set; }
+
+    /// <summary>The fields that differ, found to desired (Drifted and Foreign).</summary>
+    public IReadOnlyList<MountSpecDifference> Differences { get; internal set; } = Array.Empty<MountSpecDifference>();
+
+    /// <summary>True when the plan's change ran (apply mode).</summary>
+    public bool Attempted { get; internal set; }
+
+    /// <summary>True when something on the node was written or started for this item.</summary>
+    public bool Changed { get; internal set; }
+
+    /// <summary>True when this run started or restarted the service.</summary>
+    public bool Restarted { get; internal set; }
+
+    /// <summary>The failure of this item's change (rolled back on the node), or null.</summary>
+    public S3MountException? Error { get; internal set; }
+
+    public IReadOnlyList<string> Warnings { get; internal set; } = Array.Empty<string>();
+
+    /// <summary>Why the item is not in sync, in words: the differing fields, then the node's other reasons.</summary>
+    public string Detail
+    {
+        get
+        {
+            var reasons = NodeDetail.Split(new[] { "; " }, StringSplitOptions.RemoveEmptyEntries).ToList();
+            if (Differences.Count > 0)
+            {
+                // A foreign unit is first of all somebody else's: that leads, its differences follow.
+                reasons.Remove("the unit differs");
+                reasons.InsertRange(State == MountDrift.Foreign ? reasons.Count : 0, Differences.Select(d => d.ToString()));
+            }
+            else if (reasons.Remove("the unit differs"))
+            {
+                reasons.Insert(0, "the unit's text differs, not its settings (written by another S3Mount version, or edited)");
+            }
+
+            return string.Join("; ", reasons);
+        }
+    }
+}
+
+/// <summary>What one node's sync script found and did.</summary>
+public sealed class SyncResult
+{
+    public IReadOnlyList<SyncItem> Items { get; internal set; } = Array.Empty<SyncItem>();
+    public IReadOnlyList<string> Warnings { get; internal set; } = Array.Empty<string>();
+    public string? Host { get; internal set; }
+}
+
 /// <summary>Turns a node script's <see cref="Scripts.ResultBlock"/> into result objects, or its error into an exception.</summary>
 public static class NodeResultParser
 {
@@ -274,6 +363,99 @@ public static class NodeResultParser
         return new NodeResult<RemoveResult> { Items = items, Failures = parseFailures, Warnings = block.All("warning").Select(r => r[0]).ToList(), Host = host };
     }
 
+    /// <summary>
+    /// A sync or plan: one item per mapped mount (in map order) and per extra unit, with what the node found, the field
+    /// differences (parsed back from the unit lines it sent), and, when it applied the plan, what each change did.
+    /// </summary>
+    public static SyncResult Sync(Scripts.ResultBlock block, MountMap map)
+    {
+        ThrowIfError(block, null);
+        var host = block.First("host")?[0];
+        var services = ReadServices(block, host, out var parseFailures).ToDictionary(s => s.Name, StringComparer.Ordinal);
+        var sections = new Dictionary<string, (List<Scripts.ResultRecord> Records, List<string> Journal)>(StringComparer.Ordinal);
+        var warnings = new List<string>();
+        (List<Scripts.ResultRecord> Records, List<string> Journal)? current = null;
+        var items = new List<SyncItem>();
+        foreach (var r in block.Records)
+        {
+            switch (r.Tag)
+            {
+                case "begin":
+                    current = sections[SectionKey(r[0], r[1])] = (new List<Scripts.ResultRecord>(), new List<string>());
+                    break;
+                case "journal" when current is not null:
+                    current.Value.Journal.Add(r[0]);
+                    break;
+                case "warning" when current is null:
+                    warnings.Add(r[0]);
+                    break;
+                case "result" or "removed" or "fail" or "warning" or "created" or "fuseconf" when current is not null:
+                    current.Value.Records.Add(r);
+                    break;
+                case "sync":
+                    items.Add(Item(r, map, services, sections));
+                    break;
+            }
+        }
+
+        warnings.AddRange(parseFailures.Select(f => f.Name + ": " + f.Error.Message));
+        return new SyncResult { Items = items, Warnings = warnings, Host = host };
+    }
+
+    // A change's records follow "begin IDX" (a mapped mount) or "begin 0 NAME" (an extra unit).
+    private static string SectionKey(string index, string name) => index == "0" ? "0/" + name : index;
+
+    private static SyncItem Item(Scripts.ResultRecord r, MountMap map, Dictionary<string, MountService> services, Dictionary<string, (List<Scripts.ResultRecord> Records, List<string> Journal)> sections)
+    {
+        var index = int.TryParse(r[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i : 0;
+        var item = new SyncItem
+        {
+            Index = index,
+            Name = r[1],
+            State = Enum.TryParse<MountDrift>(r[2], ignoreCase: false, out var st) ? st : throw new S3MountException("S3MountResultInvalid", S3MountErrorKind.InvalidData, "The node reported an unknown state '" + r[2] + "'.", r[1]),
+            Plan = r[3],
+            NodeDetail = r[4],
+            Desired = index >= 1 && index <= map.Mounts.Count ? map.Mounts[index - 1] : null,
+            Current = services.TryGetValue(r[1], out var s) ? s : null,
+        };
+        if (item.Desired is not null && item.Current is not null && item.State is MountDrift.Drifted or MountDrift.Foreign)
+        {
+            item.Differences = MountSpecFields.Compare(item.Current.Spec, item.Desired);
+        }
+
+        if (sections.TryGetValue(SectionKey(r[0], r[1]), out var section))
+        {
+            item.Attempted = true;
+            var result = section.Records.FirstOrDefault(x => x.Tag == "result");
+            var fail = section.Records.FirstOrDefault(x => x.Tag == "fail");
+            item.Warnings = section.Records.Where(x => x.Tag == "warning").Select(x => x[0]).ToList();
+            if (fail is not null)
+            {
+                var message = fail[2] + (section.Journal.Count > 0 ? Environment.NewLine + "Journal:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", section.Journal) : string.Empty);
+                item.Error = new S3MountException(fail[1], KindOf(fail[1]), message, r[1]);
+            }
+            else if (result is not null)
+            {
+                item.Changed = result[1] == "1";
+                item.Restarted = result[3] == "1";
+                if (result[0].Length > 0)
+                {
+                    item.Name = result[0];
+                }
+            }
+            else if (section.Records.Any(x => x.Tag == "removed"))
+            {
+                item.Changed = true;
+            }
+            else
+            {
+                item.Error = new S3MountException("S3MountScriptFailed", S3MountErrorKind.InvalidResult, "The change of " + r[1] + " stopped without a result; see the node's standard error.", r[1]);
+            }
+        }
+
+        return item;
+    }
+
     private static IEnumerable<ServiceFailure> Failures(Scripts.ResultBlock block) =>
         block.All("fail").Select(r => new ServiceFailure(r[0], new S3MountException(r[1], KindOf(r[1]), r[2], r[0])));
 
@@ -319,7 +501,8 @@ public static class NodeResultParser
                 {
                     s.Health = ParseHealth(h[1]);
                     s.Mounted = h[2] == "1";
-                    s.HealthReason = h[3];
+                    // Only an offline image reports no reason (the record stays small: SSM returns 2,500 characters a node).
+                    s.HealthReason = h[3].Length > 0 ? h[3] : "an offline image: nothing runs there until it boots";
                 }
 
                 list.Add(s);

@@ -49,6 +49,11 @@ public sealed class NodeScript
         var sb = new StringBuilder();
         sb.Append("#!/bin/sh\n");
         sb.Append("# shellcheck disable=SC2016 # values are single-quoted on purpose: nothing in them expands\n");
+        if (list.Any(p => IsIndexed(p.Key)))
+        {
+            sb.Append("# shellcheck disable=SC2034 # M<i>_* values are read by index (eval in the operation)\n");
+        }
+
         sb.Append("# S3Mount ").Append(typeof(NodeScript).Assembly.GetName().Version?.ToString(3)).Append(": ").Append(operation).Append(" (generated; runs as root with /bin/sh)\n");
         sb.Append("set -u\n");
         sb.Append("umask 022\n");
@@ -71,6 +76,10 @@ public sealed class NodeScript
         sb.Append(Source(operation)).Append('\n');
         return new NodeScript(operation, sb.ToString());
     }
+
+    // A parameter of the i-th item of a list (M1_NAME): the operation reads it by index.
+    private static bool IsIndexed(string key) =>
+        key.Length > 2 && key[0] == 'M' && char.IsDigit(key[1]) && key.IndexOf('_') > 1 && key.Substring(1, key.IndexOf('_') - 1).All(char.IsDigit);
 
     /// <summary>POSIX single quoting: any string (without NUL) becomes one literal word.</summary>
     public static string ShellQuote(string value)

@@ -18,17 +18,17 @@ public abstract class ControlCmdlet : ServiceCmdlet<NodeResult<MountService>>
 
     protected override string Action => ServiceAction + " mount service";
 
-    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) => NodeOperations.Control(ServiceAction, names, 60, paths);
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? root) => NodeOperations.Control(ServiceAction, names, 60, paths, root);
 
     protected override NodeResult<MountService> Parse(ResultBlock block) => NodeResultParser.Services(block);
 
-    protected override void Write(NodeResult<MountService> result, string? instanceId)
+    protected override void Write(NodeResult<MountService> result, string? instanceId, string? root, Selection selection)
     {
         if (PassThru)
         {
             foreach (var s in result.Items)
             {
-                WriteObject(S3MountService.From(s, instanceId));
+                WriteObject(S3MountService.From(s, instanceId, root, CurrentCommandId));
             }
         }
 
@@ -37,7 +37,7 @@ public abstract class ControlCmdlet : ServiceCmdlet<NodeResult<MountService>>
 }
 
 /// <summary>Starts mount services and waits until each mount answers.</summary>
-[Cmdlet(VerbsLifecycle.Start, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsLifecycle.Start, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(S3MountService))]
 public sealed class StartS3MountServiceCommand : ControlCmdlet
 {
@@ -45,7 +45,7 @@ public sealed class StartS3MountServiceCommand : ControlCmdlet
 }
 
 /// <summary>Stops mount services (the mount is unmounted).</summary>
-[Cmdlet(VerbsLifecycle.Stop, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsLifecycle.Stop, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountService))]
 public sealed class StopS3MountServiceCommand : ControlCmdlet
 {
@@ -53,7 +53,7 @@ public sealed class StopS3MountServiceCommand : ControlCmdlet
 }
 
 /// <summary>Restarts mount services and waits until each mount answers.</summary>
-[Cmdlet(VerbsLifecycle.Restart, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsLifecycle.Restart, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountService))]
 public sealed class RestartS3MountServiceCommand : ControlCmdlet
 {
@@ -61,17 +61,29 @@ public sealed class RestartS3MountServiceCommand : ControlCmdlet
 }
 
 /// <summary>Enables mount services, so they mount at boot (remote-fs.target).</summary>
-[Cmdlet(VerbsLifecycle.Enable, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsLifecycle.Enable, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(S3MountService))]
 public sealed class EnableS3MountServiceCommand : ControlCmdlet
 {
     protected override ServiceAction ServiceAction => ServiceAction.Enable;
+
+    /// <summary>An offline image root: enable the unit there (its remote-fs.target.wants link).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public override string? Root { get => base.Root; set => base.Root = value; }
 }
 
 /// <summary>Disables mount services, so they no longer mount at boot (a running mount stays).</summary>
-[Cmdlet(VerbsLifecycle.Disable, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsLifecycle.Disable, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountService))]
 public sealed class DisableS3MountServiceCommand : ControlCmdlet
 {
     protected override ServiceAction ServiceAction => ServiceAction.Disable;
+
+    /// <summary>An offline image root: disable the unit there (its remote-fs.target.wants link).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public override string? Root { get => base.Root; set => base.Root = value; }
 }

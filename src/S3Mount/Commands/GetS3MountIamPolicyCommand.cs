@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
@@ -23,6 +24,14 @@ public sealed class GetS3MountIamPolicyCommand : S3MountCmdlet, IDynamicParamete
 
     private readonly List<IamMountRequest> _mounts = new();
     private RuntimeDefinedParameterDictionary? _fields;
+    private HashSet<string> _commandLine = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The piped mounts: objects whose properties are New-S3MountService's parameter names, or Get-S3MountService
+    /// output (its Options the base). Read directly, as New-S3MountService reads them (see <see cref="MountInput"/>).
+    /// </summary>
+    [Parameter(ValueFromPipeline = true)]
+    public PSObject? InputObject { get; set; }
 
     /// <summary>KMS keys the mount's existing objects (or the bucket's or shared cache's default encryption) use.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -41,18 +50,35 @@ public sealed class GetS3MountIamPolicyCommand : S3MountCmdlet, IDynamicParamete
     /// <summary>New-S3MountService's mount parameters (-Bucket, -Prefix, -ReadOnly, -AllowDelete, -Option, ...); -Path is optional here.</summary>
     public object GetDynamicParameters() => _fields ??= MountFieldParameters.Create(MountSpecFields.Path);
 
+    // What the command line named, before any piped object is bound (a value bound from one piped object stays in
+    // BoundParameters for the next, so the objects themselves are read instead).
+    protected override void BeginProcessing() => _commandLine = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
+
     protected override void ProcessRecord()
     {
+        var commandLine = MyInvocation.BoundParameters.Where(kv => _commandLine.Contains(kv.Key)).Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)).ToList();
+        var option = _commandLine.Contains(MountFieldParameters.OptionParameter) && MountInput.Plain(MyInvocation.BoundParameters[MountFieldParameters.OptionParameter]) is MountOptions o ? o : null;
+        var keys = _commandLine.Contains(nameof(KmsKeyArn)) || InputObject is null ? KmsKeyArn : MountInput.Plain(Shape.Property(InputObject, nameof(KmsKeyArn))) switch
+        {
+            string k => new[] { k },
+            object[] a => a.OfType<string>().ToArray(),
+            _ => null,
+        };
+        if (!_commandLine.Contains(MountSpecFields.Path) && (InputObject is null || Shape.Property(InputObject, MountSpecFields.Path) is null))
+        {
+            commandLine.Add(new KeyValuePair<string, object?>(MountSpecFields.Path, AnyPath));
+        }
+
         try
         {
-            var mount = new IamMountRequest(MountFieldParameters.Spec(MyInvocation.BoundParameters, new MountSpec { Path = AnyPath }), KmsKeyArn);
+            var mount = new IamMountRequest(MountInput.Build(InputObject, commandLine, option), keys);
             IamPolicyBuilder.Validate(mount);
             _mounts.Add(mount);
         }
         catch (S3MountException e)
         {
             // One bad mount: an error for it, and the policy for the others.
-            Fail(e, MyInvocation.BoundParameters.TryGetValue(MountSpecFields.Bucket, out var b) ? b : e.Target);
+            Fail(e, InputObject?.BaseObject ?? e.Target);
         }
     }
 

@@ -8,7 +8,7 @@ using S3Mount.Engine.Scripts;
 namespace S3Mount.Commands;
 
 /// <summary>Lists mount services, S3Mount's and recipe-made, with state and health.</summary>
-[Cmdlet(VerbsCommon.Get, "S3MountService")]
+[Cmdlet(VerbsCommon.Get, "S3MountService", DefaultParameterSetName = LocalSet)]
 [OutputType(typeof(S3MountService))]
 public sealed class GetS3MountServiceCommand : ServiceCmdlet<NodeResult<MountService>>
 {
@@ -18,33 +18,29 @@ public sealed class GetS3MountServiceCommand : ServiceCmdlet<NodeResult<MountSer
     public string[]? Bucket { get; set; }
 
     /// <summary>An offline image root to list from instead of this machine.</summary>
-    [Parameter]
-    public string? Root { get; set; }
+    [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override string Activity => "Get-S3MountService";
 
-    protected override string? ImageRoot => Root;
+    protected override bool SupportsWildcards => true;
 
-    // Wildcard names are matched here, after listing everything.
-    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) =>
-        names.Any(WildcardPattern.ContainsWildcardCharacters) ? NodeOperations.List(null, Root) : NodeOperations.List(names, Root, paths);
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? root) => NodeOperations.List(names, root, paths);
 
     protected override NodeResult<MountService> Parse(ResultBlock block) => NodeResultParser.Services(block);
 
-    protected override void Write(NodeResult<MountService> result, string? instanceId)
+    protected override void Write(NodeResult<MountService> result, string? instanceId, string? root, Selection selection)
     {
-        var namePatterns = SelectedNames().Where(WildcardPattern.ContainsWildcardCharacters).Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToList();
         var bucketPatterns = (Bucket ?? Array.Empty<string>()).Select(b => WildcardPattern.Get(b, WildcardOptions.IgnoreCase)).ToList();
-        foreach (var w in result.Warnings)
-        {
-            WriteWarning((instanceId is null ? string.Empty : instanceId + ": ") + w);
-        }
-
+        WriteWarnings(result.Warnings, instanceId);
         foreach (var s in result.Items)
         {
-            if ((namePatterns.Count == 0 || namePatterns.Any(p => p.IsMatch(s.Name))) && (bucketPatterns.Count == 0 || bucketPatterns.Any(p => p.IsMatch(s.Bucket))))
+            if (selection.Matches(s.Name, s.Path) && (bucketPatterns.Count == 0 || bucketPatterns.Any(p => p.IsMatch(s.Bucket))))
             {
-                WriteObject(S3MountService.From(s, instanceId));
+                WriteWarnings(s.Warnings, instanceId, s.Name);
+                WriteObject(S3MountService.From(s, instanceId, root, CurrentCommandId));
             }
         }
 

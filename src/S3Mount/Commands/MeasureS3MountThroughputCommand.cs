@@ -13,7 +13,7 @@ namespace S3Mount.Commands;
 /// Measures the throughput of mounts on this machine or a fleet: writes files through the mount, reads them back,
 /// checks them, deletes them; or reads existing files (-ReadPrefix). One object per node and mount, slowest first.
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Measure, "S3MountThroughput", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsDiagnostic.Measure, "S3MountThroughput", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountThroughput))]
 public sealed class MeasureS3MountThroughputCommand : ServiceCmdlet<NodeResult<ThroughputResult>>
 {
@@ -21,7 +21,7 @@ public sealed class MeasureS3MountThroughputCommand : ServiceCmdlet<NodeResult<T
     private static readonly TimeSpan FleetStartDelay = TimeSpan.FromSeconds(5);
 
     private readonly List<S3MountThroughput> _results = new();
-    private readonly HashSet<string> _nodes = new(StringComparer.Ordinal);
+    private int _fleetNodes;
     private long? _startAt;
 
     /// <summary>How many files to write and read back (with -ReadPrefix: at most how many existing files to read).</summary>
@@ -57,13 +57,15 @@ public sealed class MeasureS3MountThroughputCommand : ServiceCmdlet<NodeResult<T
 
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
+
         // All nodes at once (SSM starts 50 at a time by default), and an execution timeout that fits the time limit.
-        if (!MyInvocation.BoundParameters.ContainsKey(nameof(MaxConcurrency)))
+        if (!OnCommandLine(nameof(MaxConcurrency)))
         {
             MaxConcurrency = "100%";
         }
 
-        if (!MyInvocation.BoundParameters.ContainsKey(nameof(ExecutionTimeoutSeconds)))
+        if (!OnCommandLine(nameof(ExecutionTimeoutSeconds)))
         {
             ExecutionTimeoutSeconds = TimeLimitSeconds + 300;
         }
@@ -71,12 +73,20 @@ public sealed class MeasureS3MountThroughputCommand : ServiceCmdlet<NodeResult<T
 
     protected override void ProcessRecord()
     {
-        _nodes.UnionWith(CurrentInstances);
+        // How many nodes the fleet start must wait for (an estimate: the ids this record names).
+        if (IsFleet && !IsTargets)
+        {
+            _fleetNodes += OnCommandLine(nameof(InstanceId)) ? Math.Max(1, InstanceId?.Length ?? 0) : 1;
+        }
+
         base.ProcessRecord();
     }
 
-    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) =>
-        Throughput.Script(new ThroughputRequest
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? root) =>
+        root is not null
+            ? throw new S3MountException("S3MountThroughputNoImage", S3MountErrorKind.InvalidArgument,
+                $"A throughput check measures live mounts; the services of the image {root} cannot be measured.", root)
+            : Throughput.Script(new ThroughputRequest
         {
             FileCount = FileCount,
             FileSize = FileSize,
@@ -88,17 +98,13 @@ public sealed class MeasureS3MountThroughputCommand : ServiceCmdlet<NodeResult<T
 
     protected override NodeResult<ThroughputResult> Parse(ResultBlock block) => Throughput.Parse(block);
 
-    protected override void Write(NodeResult<ThroughputResult> result, string? instanceId)
+    protected override void Write(NodeResult<ThroughputResult> result, string? instanceId, string? root, Selection selection)
     {
         var prefix = instanceId is null ? string.Empty : instanceId + ": ";
-        foreach (var w in result.Warnings)
-        {
-            WriteWarning(prefix + w);
-        }
-
+        WriteWarnings(result.Warnings, instanceId);
         foreach (var r in result.Items)
         {
-            var o = S3MountThroughput.From(r, instanceId, result.Host);
+            var o = S3MountThroughput.From(r, instanceId, result.Host, CurrentCommandId);
             _results.Add(o);
             if (r.Verified == false)
             {
@@ -118,7 +124,7 @@ public sealed class MeasureS3MountThroughputCommand : ServiceCmdlet<NodeResult<T
     protected override void EndProcessing()
     {
         // A fleet starts at an agreed second a little after the commands go out: 5 s, and 1 s per 50 nodes beyond 50.
-        var batches = Target is { Length: > 0 } ? 10 : (_nodes.Count + 49) / 50;
+        var batches = IsTargets ? 10 : (_fleetNodes + 49) / 50;
         _startAt = (DateTimeOffset.UtcNow + FleetStartDelay + TimeSpan.FromSeconds(Math.Max(0, batches - 1))).ToUnixTimeSeconds();
         base.EndProcessing();
 

@@ -12,8 +12,8 @@ namespace S3Mount.Commands;
 /// The mount fields as cmdlet parameters: New-S3MountService declares them (Bucket, Path, Prefix, User, Group, one per
 /// mount-s3 option, ExtraArgument, Environment, and -Option as the base); other cmdlets that take mounts get the very
 /// same parameters as dynamic parameters copied from those declarations (names, types, aliases, validation, pipeline
-/// binding by property name), so the two can never drift apart. Bound values become a spec through
-/// <see cref="MountSpecFields"/>, the one reading of mount fields.
+/// binding by property name), so the two can never drift apart. Their values become a spec through
+/// <see cref="MountInput"/>, the one reading of mount fields.
 /// </summary>
 internal static class MountFieldParameters
 {
@@ -60,30 +60,4 @@ internal static class MountFieldParameters
 
         return dictionary;
     }
-
-    /// <summary>
-    /// The spec that <paramref name="bound"/> (a cmdlet's bound parameters) describes over <paramref name="baseSpec"/>:
-    /// a bound -Option replaces the base's options, then every bound field overrides only itself.
-    /// </summary>
-    public static MountSpec Spec(IDictionary<string, object?> bound, MountSpec baseSpec)
-    {
-        if (bound.TryGetValue(OptionParameter, out var option) && Plain(option) is MountOptions options)
-        {
-            baseSpec = baseSpec with { Options = options };
-        }
-
-        var values = bound
-            .Where(kv => MountSpecFields.Canonical(kv.Key) is not null)
-            .Select(kv => new KeyValuePair<string, object?>(kv.Key, Plain(kv.Value)));
-        return MountSpecFields.Build(baseSpec, values);
-    }
-
-    // PowerShell values as the engine takes them: switches as Booleans, wrapped objects unwrapped.
-    private static object? Plain(object? value) => value switch
-    {
-        SwitchParameter sw => sw.IsPresent,
-        PSObject p => Plain(p.BaseObject),
-        object[] a => a.Select(Plain).ToArray(),
-        _ => value,
-    };
 }

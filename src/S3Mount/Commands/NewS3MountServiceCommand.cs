@@ -13,11 +13,11 @@ namespace S3Mount.Commands;
 /// Creates a persistent mount of an S3 bucket as a systemd service, starts it and waits for the mount; adopts a unit
 /// the field recipe made for the same bucket and path; applying the same settings again changes nothing.
 /// </summary>
-[Cmdlet(VerbsCommon.New, "S3MountService", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsCommon.New, "S3MountService", DefaultParameterSetName = LocalSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(S3MountService))]
-public sealed class NewS3MountServiceCommand : AwsCmdlet
+public sealed class NewS3MountServiceCommand : NodeCmdlet
 {
-    private MountSpec? _spec;
+    private readonly List<MountSpec> _targetSpecs = new();
 
     /// <summary>A bucket name, directory bucket, access point alias or ARN, or <c>s3://bucket/prefix/</c>.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -35,10 +35,12 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
 
     /// <summary>The user the service runs as (default root).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(UserCompleter))]
     public string? User { get; set; }
 
     /// <summary>The group the service runs as (default: the user's primary group).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(GroupCompleter))]
     public string? Group { get; set; }
 
     /// <summary>
@@ -50,7 +52,7 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
     public MountOptions? Option { get; set; }
 
     // mount-s3 options, one parameter each (the mount-s3 option is in the help of each).
-    [Parameter(ValueFromPipelineByPropertyName = true)] public string? BucketRegion { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)][ArgumentCompleter(typeof(RegionCompleter))] public string? BucketRegion { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public string? S3EndpointUrl { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter ForcePathStyle { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter TransferAcceleration { get; set; }
@@ -77,8 +79,8 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter AllowOther { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public long? Uid { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public long? Gid { get; set; }
-    [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? DirMode { get; set; }
-    [Parameter][ValidatePattern("^0?[0-7]{3}$")] public string? FileMode { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? DirMode { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? FileMode { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaximumThroughputGbps { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public int? MaxThreads { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public long? PartSize { get; set; }
@@ -108,56 +110,64 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
     public string[]? Environment { get; set; }
 
     /// <summary>Write and enable the unit, but do not start it.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoStart { get; set; }
+    [Parameter] public SwitchParameter NoStart { get; set; }
 
     /// <summary>Do not enable the unit (it will not mount at boot).</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter NoEnable { get; set; }
+    [Parameter] public SwitchParameter NoEnable { get; set; }
 
     /// <summary>Replace a service with other settings, or adopt a recipe-made unit (the mount restarts); skips confirmation.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter Force { get; set; }
+    [Parameter] public SwitchParameter Force { get; set; }
 
     /// <summary>Keep the new unit when its start fails, instead of rolling back.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)] public SwitchParameter KeepOnFailure { get; set; }
+    [Parameter] public SwitchParameter KeepOnFailure { get; set; }
 
     /// <summary>An offline image root (AMI or chroot build): write the unit, the enable link and the directory into it; start nothing.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)] public string? Root { get; set; }
+    [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public override string? Root { get => base.Root; set => base.Root = value; }
 
     protected override void ProcessRecord()
     {
+        // A bad record (parameters or a piped object) is an error for that record only; the others go on.
         MountSpec spec;
-        Engine.Scripts.NodeScript script;
         try
         {
             spec = BuildSpec();
-            script = NodeOperations.Create(new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = Root });
         }
         catch (S3MountException e)
         {
-            Terminate(e, Bucket);
+            Fail(e, string.IsNullOrEmpty(Bucket) ? e.Target : Bucket);
             return;
         }
 
-        _spec = spec;
         var what = $"{spec.UnitName} ({spec.Uri} at {spec.Path})";
+        if (IsTargets)
+        {
+            _targetSpecs.Add(spec);
+            return;
+        }
+
         if (IsFleet)
         {
-            if (Root is not null)
+            var ids = CurrentInstances();
+            if (ids.Count == 0 || !TryScript(spec, null, out var fleetScript))
             {
-                Terminate(new S3MountException("S3MountParameterConflict", S3MountErrorKind.InvalidArgument, "-Root writes into an image on this machine; it cannot be combined with -InstanceId or -Target.", "Root"));
+                return;
             }
 
-            foreach (var id in CurrentInstances)
+            foreach (var id in ids)
             {
                 if (ShouldProcess(what + Where(id), "Create mount service"))
                 {
-                    QueueFleet(id, script, spec);
+                    QueueFleet(id, fleetScript, spec);
                 }
             }
 
             return;
         }
 
-        if (!ShouldProcess(what + Where(null, Root), "Create mount service"))
+        if (!TryLocal(out var root) || !TryScript(spec, root, out var script) || !ShouldProcess(what + Where(null, root), "Create mount service"))
         {
             return;
         }
@@ -165,7 +175,7 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
         var block = RunLocal(script, spec.UnitName);
         try
         {
-            WriteCreated(NodeResultParser.Create(block, spec.UnitName), null);
+            WriteCreated(NodeResultParser.Create(block, spec.UnitName), null, root);
         }
         catch (S3MountException e)
         {
@@ -175,31 +185,48 @@ public sealed class NewS3MountServiceCommand : AwsCmdlet
 
     protected override void EndProcessing()
     {
-        Engine.Scripts.NodeScript? targetScript = null;
-        if (Target is { Length: > 0 } && _spec is not null && ShouldProcess($"{_spec.UnitName} ({_spec.Uri} at {_spec.Path})" + Where(null), "Create mount service"))
+        RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id, null));
+        foreach (var spec in _targetSpecs)
         {
-            targetScript = NodeOperations.Create(new CreateRequest(_spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure });
+            if (ShouldProcess($"{spec.UnitName} ({spec.Uri} at {spec.Path})" + Where(null), "Create mount service") && TryScript(spec, null, out var script))
+            {
+                RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id, null), script);
+            }
         }
-
-        RunFleet("New-S3MountService", b => NodeResultParser.Create(b), (id, r, _) => WriteCreated(r, id), targetScript);
     }
 
-    private void WriteCreated(CreateResult r, string? instanceId)
+    private bool TryScript(MountSpec spec, string? root, out Engine.Scripts.NodeScript script)
     {
-        foreach (var w in r.Warnings)
+        try
+        {
+            script = NodeOperations.Create(new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure, Root = root });
+            return true;
+        }
+        catch (S3MountException e)
+        {
+            Fail(e, spec.UnitName);
+            script = null!;
+            return false;
+        }
+    }
+
+    private void WriteCreated(CreateResult r, string? instanceId, string? root)
+    {
+        var s = S3MountService.From(r.Service, instanceId, root, CurrentCommandId);
+        s.Changed = r.Changed;
+        s.Adopted = r.Adopted;
+        s.Warnings = s.Warnings.Concat(r.Warnings).Distinct(StringComparer.Ordinal).ToArray();
+        foreach (var w in s.Warnings)
         {
             WriteWarning((instanceId is null ? string.Empty : instanceId + ": ") + w);
         }
 
-        var s = S3MountService.From(r.Service, instanceId);
-        s.Changed = r.Changed;
-        s.Adopted = r.Adopted;
         WriteObject(s);
     }
 
     /// <summary>
-    /// The spec from this record's bound parameters, over the options of a piped mount (-Option): every field goes
-    /// through <see cref="MountSpecFields"/>, the one reading of mount fields for parameters, piped objects and maps.
+    /// The spec of this record: the piped object's fields (its Options the base), then every field the command line
+    /// gives, through <see cref="MountInput"/>, the one reading of mount fields for parameters, piped objects and maps.
     /// </summary>
-    internal MountSpec BuildSpec() => MountFieldParameters.Spec(MyInvocation.BoundParameters, new MountSpec());
+    internal MountSpec BuildSpec() => MountInput.Build(InputObject, CommandLineValues(), OnCommandLine(nameof(Option)) ? Option : null);
 }

@@ -17,6 +17,11 @@ public abstract class S3MountCmdlet : PSCmdlet, IDisposable
 
     protected override void StopProcessing() => _cancel.Cancel();
 
+    /// <summary>True when this invocation only says what it would do (-WhatIf, or $WhatIfPreference).</summary>
+    protected bool IsWhatIf =>
+        (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent)
+        || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+
     /// <summary>Bad parameters and unusable environments end the command.</summary>
     protected void Terminate(S3MountException e, object? target = null) =>
         ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, target));

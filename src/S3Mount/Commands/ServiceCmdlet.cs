@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using S3Mount.Engine.Errors;
+using S3Mount.Engine.Model;
 using S3Mount.Engine.Node;
 using S3Mount.Engine.Scripts;
 using S3Mount.Engine.Units;
@@ -11,10 +12,12 @@ namespace S3Mount.Commands;
 
 /// <summary>
 /// A cmdlet that selects existing mount services by <c>-Name</c> and/or <c>-Path</c> (both bind by property name, so
-/// Get-S3MountService output pipes in and goes back to the right node).
+/// Get-S3MountService output pipes in and goes back to where it was listed; a piped string or Get-Item result is a path).
 /// </summary>
-public abstract class ServiceCmdlet : AwsCmdlet
+public abstract class ServiceCmdlet : NodeCmdlet
 {
+    private readonly Dictionary<string, (SortedSet<string> Names, SortedSet<string> Paths)> _selection = new(StringComparer.Ordinal);
+
     /// <summary>Service names, <c>mountpoint-s3-17a82347</c> or <c>mountpoint-s3-17a82347.service</c>.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(ServiceNameCompleter))]
@@ -22,34 +25,80 @@ public abstract class ServiceCmdlet : AwsCmdlet
     [AllowEmptyCollection]
     public string[]? Name { get; set; }
 
-    /// <summary>Mount paths; selects the services that mount there.</summary>
+    /// <summary>Mount paths on the node; selects the services that mount there. A piped string or Get-Item result binds here.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(ServicePathCompleter))]
+    [Alias("FullName")]
     [AllowNull]
     [AllowEmptyCollection]
     public string[]? Path { get; set; }
 
-    private readonly Dictionary<string, (SortedSet<string> Names, SortedSet<string> Paths)> _selection = new(StringComparer.Ordinal);
+    /// <summary>True where -Name and -Path take wildcards (Get-S3MountService).</summary>
+    protected virtual bool SupportsWildcards => false;
 
-    /// <summary>The names bound for this record, normalised (bad names end the command).</summary>
-    protected IReadOnlyList<string> SelectedNames()
+    /// <summary>This record's selection: exact names and paths (normalised), and wildcard patterns where supported.</summary>
+    protected sealed class Selection
     {
-        try
-        {
-            return (Name ?? Array.Empty<string>()).Where(n => !string.IsNullOrEmpty(n)).Select(UnitNames.Normalize).Distinct(StringComparer.Ordinal).ToList();
-        }
-        catch (S3MountException e)
-        {
-            Terminate(e);
-            throw;
-        }
+        public List<string> Names { get; } = new();
+        public List<string> Paths { get; } = new();
+        public List<WildcardPattern> NamePatterns { get; } = new();
+        public List<WildcardPattern> PathPatterns { get; } = new();
+
+        public bool HasPatterns => NamePatterns.Count + PathPatterns.Count > 0;
+
+        /// <summary>Does a listed service match (used when patterns made the node list everything)?</summary>
+        public bool Matches(string name, string path) =>
+            (Names.Count + Paths.Count + NamePatterns.Count + PathPatterns.Count == 0)
+            || Names.Contains(name, StringComparer.Ordinal) || Paths.Contains(path, StringComparer.Ordinal)
+            || NamePatterns.Any(p => p.IsMatch(name)) || PathPatterns.Any(p => p.IsMatch(path));
     }
 
-    protected IReadOnlyList<string> SelectedPaths() =>
-        (Path ?? Array.Empty<string>()).Where(p => !string.IsNullOrEmpty(p)).Distinct(StringComparer.Ordinal).ToList();
+    /// <summary>
+    /// Reads -Name and -Path of this record. A Get-Item result binds its FullName to -Path and its leaf Name to -Name;
+    /// that Name is not a service name and is dropped. Throws <see cref="S3MountException"/> on a bad name or path.
+    /// </summary>
+    protected Selection Select()
+    {
+        var selection = new Selection();
+        var paths = (Path ?? Array.Empty<string>()).Where(p => !string.IsNullOrEmpty(p)).ToList();
+        if (InputObject?.BaseObject is string piped && piped.Length > 0)
+        {
+            paths.Add(piped);
+        }
+        foreach (var p in paths.Distinct(StringComparer.Ordinal))
+        {
+            if (SupportsWildcards && WildcardPattern.ContainsWildcardCharacters(p))
+            {
+                selection.PathPatterns.Add(WildcardPattern.Get(p, WildcardOptions.IgnoreCase));
+            }
+            else
+            {
+                selection.Paths.Add(MountPath.NormalizeAbsolute(p, "The mount path (-Path, a path on the node)", ErrorIds.PathInvalid, refuseSystem: false));
+            }
+        }
 
-    /// <summary>What the record selects, for ShouldProcess and messages.</summary>
-    protected string Describe(IReadOnlyList<string> names, IReadOnlyList<string> paths) =>
+        var leaves = new HashSet<string>(paths.Select(p => System.IO.Path.GetFileName(p.TrimEnd('/'))), StringComparer.Ordinal);
+        foreach (var n in (Name ?? Array.Empty<string>()).Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.Ordinal))
+        {
+            if (SupportsWildcards && WildcardPattern.ContainsWildcardCharacters(n))
+            {
+                selection.NamePatterns.Add(WildcardPattern.Get(n.EndsWith(UnitNames.Suffix, StringComparison.Ordinal) || n.EndsWith("*", StringComparison.Ordinal) ? n : n + UnitNames.Suffix, WildcardOptions.IgnoreCase));
+            }
+            else if (!UnitNames.IsMountUnit(n.EndsWith(UnitNames.Suffix, StringComparison.Ordinal) ? n : n + UnitNames.Suffix) && leaves.Contains(n))
+            {
+                // The Name of a piped file system item (the leaf of the Path it also gave): not a service name.
+            }
+            else
+            {
+                selection.Names.Add(UnitNames.Normalize(n));
+            }
+        }
+
+        return selection;
+    }
+
+    /// <summary>What a selection names, for ShouldProcess and messages.</summary>
+    protected static string Describe(IReadOnlyList<string> names, IReadOnlyList<string> paths) =>
         names.Count + paths.Count == 0 ? "all mount services" : string.Join(", ", names.Concat(paths.Select(p => "the service at " + p)));
 
     /// <summary>Remembers the selection of this record for an instance (nodes with equal selections share one script).</summary>
@@ -76,28 +125,14 @@ public abstract class ServiceCmdlet : AwsCmdlet
             }
             catch (S3MountException e)
             {
-                Terminate(e);
-                throw;
+                Fail(e, kv.Key);
+                continue;
             }
 
             QueueFleet(kv.Key, script, kv.Key);
         }
 
         _selection.Clear();
-    }
-
-    /// <summary>Builds a script from this record's selection, ending the command on bad input.</summary>
-    protected NodeScript Build(Func<NodeScript> build)
-    {
-        try
-        {
-            return build();
-        }
-        catch (S3MountException e)
-        {
-            Terminate(e);
-            throw;
-        }
     }
 
     /// <summary>Writes the per-service failures of a node as non-terminating errors.</summary>
@@ -110,14 +145,19 @@ public abstract class ServiceCmdlet : AwsCmdlet
         }
     }
 
-    /// <summary>
-    /// ShouldProcess for a change; <c>-Force</c> skips the confirmation prompt but never <c>-WhatIf</c>.
-    /// </summary>
+    /// <summary>Writes each warning once, prefixed with the node for a fleet.</summary>
+    protected void WriteWarnings(IEnumerable<string> warnings, string? instanceId, string? service = null)
+    {
+        foreach (var w in warnings)
+        {
+            WriteWarning((instanceId is null ? string.Empty : instanceId + ": ") + (service is null ? string.Empty : service + ": ") + w);
+        }
+    }
+
+    /// <summary>ShouldProcess for a change; <c>-Force</c> skips the confirmation prompt but never <c>-WhatIf</c>.</summary>
     protected bool Approve(string target, string action, bool force)
     {
-        var whatIf = (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent)
-            || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
-        if (force && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+        if (force && !IsWhatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
         {
             WriteVerbose($"Performing the operation \"{action}\" on target \"{target}\" (-Force).");
             return true;
@@ -128,12 +168,17 @@ public abstract class ServiceCmdlet : AwsCmdlet
 }
 
 /// <summary>
-/// The one skeleton of every service operation: this record's selection is validated into a script at once; locally it
-/// runs now, on a fleet it is collected per instance (ShouldProcess once per node and selection) and sent in
-/// EndProcessing, with -Target as one run over the targets.
+/// The one skeleton of every service operation: this record's selection is validated into a script at once (a bad
+/// record is a non-terminating error for that record only); on this machine or in an image it runs now, on a fleet it
+/// is collected per instance (ShouldProcess once per node and selection) and sent in EndProcessing, with -Target as
+/// one run over the targets.
 /// </summary>
 public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
 {
+    private readonly SortedSet<string> _targetNames = new(StringComparer.Ordinal);
+    private readonly SortedSet<string> _targetPaths = new(StringComparer.Ordinal);
+    private Selection? _lastSelection;
+
     /// <summary>The command name, for progress.</summary>
     protected abstract string Activity { get; }
 
@@ -143,32 +188,42 @@ public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
     /// <summary>-Force: skips confirmation (never -WhatIf).</summary>
     protected virtual bool SkipConfirmation => false;
 
-    /// <summary>An offline image root the operation works in instead of this machine, or null.</summary>
-    protected virtual string? ImageRoot => null;
-
-    protected abstract NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths);
+    /// <summary>The script for a selection, on a live node (<paramref name="root"/> null) or in an image.</summary>
+    protected abstract NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? root);
 
     protected abstract TResult Parse(ResultBlock block);
 
     /// <summary>Writes one node's result to the pipeline (on the pipeline thread).</summary>
-    protected abstract void Write(TResult result, string? instanceId);
+    protected abstract void Write(TResult result, string? instanceId, string? root, Selection selection);
 
     protected override void ProcessRecord()
     {
-        var names = SelectedNames();
-        var paths = SelectedPaths();
-        var script = Build(() => BuildScript(names, paths));
+        Selection selection;
+        try
+        {
+            selection = Select();
+        }
+        catch (S3MountException e)
+        {
+            Fail(e, e.Target);
+            return;
+        }
+
+        _lastSelection = selection;
+        var names = selection.HasPatterns ? (IReadOnlyList<string>)Array.Empty<string>() : selection.Names;
+        var paths = selection.HasPatterns ? (IReadOnlyList<string>)Array.Empty<string>() : selection.Paths;
+        if (IsTargets)
+        {
+            _targetNames.UnionWith(names);
+            _targetPaths.UnionWith(paths);
+            return;
+        }
+
         if (IsFleet)
         {
-            if (ImageRoot is not null)
+            foreach (var id in CurrentInstances())
             {
-                Terminate(new S3MountException("S3MountParameterConflict", S3MountErrorKind.InvalidArgument,
-                    "-Root works on an image on this machine; it cannot be combined with -InstanceId or -Target.", "Root"));
-            }
-
-            foreach (var id in CurrentInstances)
-            {
-                if (Approved(names, paths, id))
+                if (Approved(names, paths, id, null))
                 {
                     Collect(id, names, paths);
                 }
@@ -177,7 +232,23 @@ public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
             return;
         }
 
-        if (Approved(names, paths, null))
+        if (!TryLocal(out var root))
+        {
+            return;
+        }
+
+        NodeScript script;
+        try
+        {
+            script = BuildScript(names, paths, root);
+        }
+        catch (S3MountException e)
+        {
+            Fail(e, e.Target);
+            return;
+        }
+
+        if (Approved(names, paths, null, root))
         {
             var block = RunLocal(script, null);
             TResult result;
@@ -188,34 +259,44 @@ public abstract class ServiceCmdlet<TResult> : ServiceCmdlet
             catch (S3MountException e)
             {
                 // A script-level failure of this machine: one error record with the node's own id, then go on.
-                Fail(e, System.Environment.MachineName);
+                Fail(e, root ?? LocalHostName);
                 return;
             }
 
-            Write(result, null);
+            Write(result, null, root, selection);
         }
     }
 
     protected override void EndProcessing()
     {
-        if (Target is { Length: > 0 })
+        var selection = _lastSelection ?? new Selection();
+        if (IsTargets)
         {
-            var names = SelectedNames();
-            var paths = SelectedPaths();
-            var script = Build(() => BuildScript(names, paths));
-            if (Approved(names, paths, null))
+            var names = _targetNames.ToList();
+            var paths = _targetPaths.ToList();
+            NodeScript script;
+            try
             {
-                RunFleet(Activity, Parse, (id, r, _) => Write(r, id), script);
+                script = BuildScript(names, paths, null);
+            }
+            catch (S3MountException e)
+            {
+                Terminate(e);
+                throw;
+            }
+
+            if (Approved(names, paths, null, null))
+            {
+                RunFleet(Activity, Parse, (id, r, _) => Write(r, id, null, selection), script);
             }
 
             return;
         }
 
-        QueueCollected(BuildScript);
-        RunFleet(Activity, Parse, (id, r, _) => Write(r, id));
+        QueueCollected((n, p) => BuildScript(n, p, null));
+        RunFleet(Activity, Parse, (id, r, _) => Write(r, id, null, selection));
     }
 
-    private bool Approved(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? instanceId) =>
-        Action is null || Approve(Describe(names, paths) + Where(instanceId, ImageRoot), Action, SkipConfirmation);
+    private bool Approved(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? instanceId, string? root) =>
+        Action is null || Approve(Describe(names, paths) + Where(instanceId, root), Action, SkipConfirmation);
 }
-

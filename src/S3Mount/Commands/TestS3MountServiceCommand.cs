@@ -6,7 +6,7 @@ using S3Mount.Engine.Scripts;
 namespace S3Mount.Commands;
 
 /// <summary>Tests the health of mount services: Healthy, NotMounted, Stale, Hung or Failed, with the reason.</summary>
-[Cmdlet(VerbsDiagnostic.Test, "S3MountService")]
+[Cmdlet(VerbsDiagnostic.Test, "S3MountService", DefaultParameterSetName = LocalSet)]
 [OutputType(typeof(S3MountHealth))]
 [OutputType(typeof(bool))]
 public sealed class TestS3MountServiceCommand : ServiceCmdlet<NodeResult<MountService>>
@@ -18,9 +18,15 @@ public sealed class TestS3MountServiceCommand : ServiceCmdlet<NodeResult<MountSe
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>An offline image root to test the units of (nothing runs in an image: every service is NotMounted).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = RootSet, ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public override string? Root { get => base.Root; set => base.Root = value; }
+
     protected override string Activity => "Test-S3MountService";
 
-    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths) => NodeOperations.List(names, null, paths);
+    protected override NodeScript BuildScript(IReadOnlyList<string> names, IReadOnlyList<string> paths, string? root) => NodeOperations.List(names, root, paths);
 
     protected override NodeResult<MountService> Parse(ResultBlock block) => NodeResultParser.Services(block);
 
@@ -33,7 +39,7 @@ public sealed class TestS3MountServiceCommand : ServiceCmdlet<NodeResult<MountSe
         }
     }
 
-    protected override void Write(NodeResult<MountService> result, string? instanceId)
+    protected override void Write(NodeResult<MountService> result, string? instanceId, string? root, Selection selection)
     {
         foreach (var s in result.Items)
         {
@@ -41,7 +47,7 @@ public sealed class TestS3MountServiceCommand : ServiceCmdlet<NodeResult<MountSe
             _allHealthy &= s.Health == MountHealth.Healthy;
             if (!Quiet)
             {
-                WriteObject(S3MountHealth.From(s, instanceId));
+                WriteObject(S3MountHealth.From(s, instanceId, root, CurrentCommandId));
             }
         }
 

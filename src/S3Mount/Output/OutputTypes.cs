@@ -97,8 +97,14 @@ public sealed class S3MountService
 public sealed class S3MountHealth
 {
     public string Name { get; set; } = string.Empty;
+
+    /// <summary>Where the service is: the instance id, the image root, or the host name.</summary>
+    public string Node => InstanceId ?? Root ?? ComputerName ?? string.Empty;
+
     public string? InstanceId { get; set; }
     public string? ComputerName { get; set; }
+    public string? Root { get; set; }
+    public string? CommandId { get; set; }
     public string Bucket { get; set; } = string.Empty;
     public string Path { get; set; } = string.Empty;
     public MountHealth Health { get; set; }
@@ -109,11 +115,13 @@ public sealed class S3MountHealth
     /// <summary>True when <see cref="Health"/> is Healthy.</summary>
     public bool IsHealthy => Health == MountHealth.Healthy;
 
-    internal static S3MountHealth From(MountService s, string? instanceId) => new()
+    internal static S3MountHealth From(MountService s, string? instanceId, string? root = null, string? commandId = null) => new()
     {
         Name = s.Name,
         InstanceId = instanceId ?? s.InstanceId,
         ComputerName = s.ComputerName,
+        Root = root,
+        CommandId = commandId,
         Bucket = s.Bucket,
         Path = s.Path,
         Health = s.Health,
@@ -129,8 +137,13 @@ public sealed class S3MountHealth
 public sealed class S3MountRepair
 {
     public string Name { get; set; } = string.Empty;
+
+    /// <summary>Where the service is: the instance id or the host name.</summary>
+    public string Node => InstanceId ?? ComputerName ?? string.Empty;
+
     public string? InstanceId { get; set; }
     public string? ComputerName { get; set; }
+    public string? CommandId { get; set; }
     public string Bucket { get; set; } = string.Empty;
     public string Path { get; set; } = string.Empty;
 
@@ -141,11 +154,12 @@ public sealed class S3MountRepair
     public string BeforeReason { get; set; } = string.Empty;
     public string AfterReason { get; set; } = string.Empty;
 
-    internal static S3MountRepair From(RepairResult r, string? host, string? instanceId) => new()
+    internal static S3MountRepair From(RepairResult r, string? host, string? instanceId, string? commandId = null) => new()
     {
         Name = r.Name,
         InstanceId = instanceId,
         ComputerName = host,
+        CommandId = commandId,
         Bucket = r.Service.Bucket,
         Path = r.Service.Path,
         Action = r.Action,
@@ -161,8 +175,13 @@ public sealed class S3MountRepair
 /// <summary>What is installed on a node (Get-MountpointS3), or what Install-MountpointS3 did.</summary>
 public sealed class MountpointInstallation
 {
+    /// <summary>Where mount-s3 is: the instance id, the image root, or the host name.</summary>
+    public string Node => InstanceId ?? Root ?? ComputerName ?? string.Empty;
+
     public string? InstanceId { get; set; }
     public string? ComputerName { get; set; }
+    public string? Root { get; set; }
+    public string? CommandId { get; set; }
     public string OsId { get; set; } = string.Empty;
     public string OsVersion { get; set; } = string.Empty;
     public string Architecture { get; set; } = string.Empty;
@@ -188,10 +207,12 @@ public sealed class MountpointInstallation
     public bool IsInstalled => BinaryPath is not null;
     public string[] Warnings { get; set; } = Array.Empty<string>();
 
-    internal static MountpointInstallation From(Engine.Install.MountpointInstallation i, string? instanceId) => new()
+    internal static MountpointInstallation From(Engine.Install.MountpointInstallation i, string? instanceId, string? root = null, string? commandId = null) => new()
     {
         InstanceId = instanceId ?? i.InstanceId,
         ComputerName = i.ComputerName,
+        Root = root,
+        CommandId = commandId,
         OsId = i.OsId,
         OsVersion = i.OsVersion,
         Architecture = i.Architecture,
@@ -209,5 +230,93 @@ public sealed class MountpointInstallation
         Warnings = i.Warnings.ToArray(),
     };
 
-    public override string ToString() => (InstanceId ?? ComputerName) + ": " + (InstalledVersion?.ToString() ?? "not installed");
+    public override string ToString() => Node + ": " + (InstalledVersion?.ToString() ?? "not installed");
+}
+
+/// <summary>How one mapped mount (or an extra unit) of a node stands against a mount map (Compare-S3MountService).</summary>
+public class S3MountDrift
+{
+    /// <summary>Where: the instance id, the image root, or the host name.</summary>
+    public string Node => InstanceId ?? Root ?? ComputerName ?? string.Empty;
+
+    public string? InstanceId { get; set; }
+    public string? ComputerName { get; set; }
+    public string? Root { get; set; }
+    public string? CommandId { get; set; }
+
+    /// <summary>InSync, Missing, Drifted, Extra or Foreign.</summary>
+    public MountDrift State { get; set; }
+
+    /// <summary>The unit (the mapped mount's, or the one found: an extra or foreign unit keeps its own name).</summary>
+    public string Name { get; set; } = string.Empty;
+
+    public string Bucket { get; set; } = string.Empty;
+    public string? Prefix { get; set; }
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary><c>s3://bucket/prefix/</c>.</summary>
+    public string Uri => "s3://" + Bucket + "/" + (Prefix ?? string.Empty);
+
+    /// <summary>The fields that differ, found to mapped (Field, Old, New): Drifted and Foreign.</summary>
+    public MountSpecDifference[] Differences { get; set; } = Array.Empty<MountSpecDifference>();
+
+    /// <summary>Why it is not in sync, in words.</summary>
+    public string Detail { get; set; } = string.Empty;
+
+    /// <summary>Who wrote the unit found (S3Mount or Recipe); null when there is none.</summary>
+    public UnitOrigin? Origin { get; set; }
+
+    /// <summary>The position of the mount in the map (1-based); 0 for an extra unit.</summary>
+    public int MapIndex { get; set; }
+
+    internal void Fill(SyncItem item, string? instanceId, string? host, string? root)
+    {
+        var spec = item.Desired ?? item.Current?.Spec;
+        InstanceId = instanceId;
+        ComputerName = host;
+        Root = root;
+        State = item.State;
+        Name = item.Name;
+        Bucket = spec?.Bucket ?? string.Empty;
+        Prefix = spec?.Prefix;
+        Path = spec?.Path ?? string.Empty;
+        Differences = item.Differences.ToArray();
+        Detail = item.Detail;
+        Origin = item.Current?.Origin;
+        MapIndex = item.Index;
+    }
+
+    public override string ToString() => Node + " " + Path + ": " + State;
+}
+
+/// <summary>What Sync-S3MountService did to one mapped mount (or an extra unit) of a node.</summary>
+public sealed class S3MountSyncResult : S3MountDrift
+{
+    /// <summary>InSync (nothing done), Created, Updated, Adopted, Removed, Kept (extra or foreign, left alone), Failed.</summary>
+    public S3MountSyncAction Action { get; set; }
+
+    /// <summary>False when nothing on the node was written or started for this mount.</summary>
+    public bool Changed { get; set; }
+
+    /// <summary>True when the service was started or restarted (only mounts that changed ever are).</summary>
+    public bool Restarted { get; set; }
+
+    /// <summary>Why the change failed (it was rolled back), with its error id; null otherwise.</summary>
+    public string? Error { get; set; }
+
+    public string? ErrorId { get; set; }
+
+    public override string ToString() => Node + " " + Path + ": " + Action;
+}
+
+/// <summary>What Sync-S3MountService did to a mount.</summary>
+public enum S3MountSyncAction
+{
+    InSync,
+    Created,
+    Updated,
+    Adopted,
+    Removed,
+    Kept,
+    Failed,
 }

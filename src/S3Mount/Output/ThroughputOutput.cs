@@ -20,6 +20,10 @@ public sealed class S3MountThroughput
 
     public string? InstanceId { get; set; }
     public string? ComputerName { get; set; }
+
+    /// <summary>The SSM command that reached the node (fleet results only).</summary>
+    public string? CommandId { get; set; }
+
     public string Name { get; set; } = string.Empty;
     public string Bucket { get; set; } = string.Empty;
     public string? Prefix { get; set; }
@@ -62,10 +66,11 @@ public sealed class S3MountThroughput
     /// <summary>A bar of <see cref="BarWidth"/> characters for the fastest node, shorter for the others.</summary>
     public string Bar { get; set; } = string.Empty;
 
-    internal static S3MountThroughput From(ThroughputResult r, string? instanceId, string? host) => new()
+    internal static S3MountThroughput From(ThroughputResult r, string? instanceId, string? host, string? commandId) => new()
     {
         InstanceId = instanceId,
         ComputerName = host,
+        CommandId = commandId,
         Name = r.Name,
         Bucket = r.Service.Bucket,
         Prefix = r.Service.Prefix,

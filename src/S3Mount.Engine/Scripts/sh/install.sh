@@ -1,5 +1,7 @@
 # install: detect the node, fetch a signed Mountpoint package, verify it, install it with the node's package manager.
-# Parameters (set by the engine): OS_RELEASE MACHINE PLAN_ONLY VERSION SOURCE (official|url|file|distro) BASE_URL
+# With ROOT (an offline image), the signature is checked here and the image's own package manager installs the package
+# in a chroot; nothing of this machine's packages changes.
+# Parameters (set by the engine): ROOT OS_RELEASE MACHINE PLAN_ONLY VERSION SOURCE (official|url|file|distro) BASE_URL
 #   PKG_URL SIG_URL PKG_FILE SIG_FILE KEYS_URL KEYS_FILE SOURCE_LABEL TRUSTED_FPRS SKIP_SIG ALLOW_CHANGE LOCK_TRIES LOCK_SLEEP
 # Variables use the s3m_in_* prefix. Composed after lib.sh and mountpoint.sh.
 # shellcheck shell=sh
@@ -46,6 +48,11 @@ s3m_in_fetch() {
   fi
 }
 
+# s3m_in_chroot CMD...: CMD on this node, or inside the image (chroot) when ROOT is set.
+s3m_in_chroot() {
+  if [ -n "$ROOT" ]; then chroot "$ROOT" "$@"; else "$@"; fi
+}
+
 # s3m_in_pm OUT CMD...: runs a package manager command, output into OUT (and stderr); retries while another process
 # (cloud-init, the SSM agent, unattended upgrades) holds the package manager lock: LOCK_TRIES tries, LOCK_SLEEP s apart.
 s3m_in_pm() {
@@ -53,7 +60,7 @@ s3m_in_pm() {
   shift
   s3m_in_pt=1
   while :; do
-    "$@" >"$s3m_in_po" 2>&1
+    s3m_in_chroot "$@" >"$s3m_in_po" 2>&1
     s3m_in_ps=$?
     cat -- "$s3m_in_po" >&2
     [ "$s3m_in_ps" = 0 ] && return 0
@@ -135,8 +142,8 @@ s3m_in_removals() {
 s3m_in_missing() {
   for s3m_in_mp in "$@"; do
     case $S3M_PM in
-      apt) dpkg-query -W -f '${Status}' "$s3m_in_mp" 2>/dev/null | grep -q 'ok installed' && continue ;;
-      *) rpm -q "$s3m_in_mp" >/dev/null 2>&1 && continue ;;
+      apt) dpkg-query ${ROOT:+--admindir="$ROOT/var/lib/dpkg"} -W -f '${Status}' "$s3m_in_mp" 2>/dev/null | grep -q 'ok installed' && continue ;;
+      *) rpm ${ROOT:+--root="$ROOT"} -q "$s3m_in_mp" >/dev/null 2>&1 && continue ;;
     esac
     printf '%s ' "$s3m_in_mp"
   done
@@ -167,7 +174,12 @@ fi
 if [ "$SOURCE" = distro ] && [ "$S3M_DISTRO_REPO" != 1 ]; then
   fail S3MountSourceUnsupported "$S3M_OS_ID $S3M_OS_VERSION does not ship mount-s3 in its own repositories (only Amazon Linux 2023 does): use the official release packages instead."
 fi
-[ "$(id -u)" = 0 ] || fail S3MountNotRoot "installing packages needs root on the node: run pwsh with sudo, or install through SSM with -InstanceId (SSM runs as root)."
+if [ -n "$ROOT" ]; then
+  [ "$(id -u)" = 0 ] || fail S3MountNotRoot "installing into an image runs the image's package manager in a chroot, which needs root on this machine: run pwsh with sudo."
+  command -v chroot >/dev/null 2>&1 || fail S3MountNotInstalled "chroot is not installed on this machine, so nothing can be installed into $ROOT."
+else
+  [ "$(id -u)" = 0 ] || fail S3MountNotRoot "installing packages needs root on the node: run pwsh with sudo, or install through SSM with -InstanceId (SSM runs as root)."
+fi
 [ -n "$S3M_NOTE" ] && rec warning "$S3M_NOTE"
 s3m_mp_emit_node
 
@@ -204,9 +216,21 @@ if [ "$SOURCE" = distro ]; then
   s3m_in_done 1
 fi
 
-# Fetch (or copy) the package and its signature into the private temp dir.
-mkdir -m 0700 -- "$S3M_TMP/pkg" || fail S3MountScriptFailed "could not create a temporary directory."
+# Fetch (or copy) the package and its signature into a private temp dir (inside the image for an image install, so its
+# package manager sees it; removed at the end either way).
+if [ -n "$ROOT" ]; then
+  s3m_in_vt=$(rp_or_fail /var/tmp "The image's temporary directory")
+  if ! { mkdir -p -- "$s3m_in_vt" && S3M_EXTRA_TMP=$(mktemp -d "$s3m_in_vt/s3mount.XXXXXX"); }; then
+    fail S3MountWriteFailed "could not create a temporary directory in $ROOT/var/tmp."
+  fi
+  ln -s -- "$S3M_EXTRA_TMP" "$S3M_TMP/pkg" || fail S3MountScriptFailed "could not create a temporary directory."
+else
+  mkdir -m 0700 -- "$S3M_TMP/pkg" || fail S3MountScriptFailed "could not create a temporary directory."
+fi
 s3m_in_pkg="$S3M_TMP/pkg/mount-s3.$S3M_FORMAT"
+# The package as the package manager names it: in the image, the same file seen from inside the chroot.
+s3m_in_pm_pkg=$s3m_in_pkg
+[ -n "$ROOT" ] && s3m_in_pm_pkg="${S3M_EXTRA_TMP#"$ROOT"}/mount-s3.$S3M_FORMAT"
 s3m_in_sig="$s3m_in_pkg.asc"
 case $SOURCE in
   official)
@@ -264,15 +288,15 @@ case $S3M_PM in
     s3m_in_pm "$S3M_TMP/update.out" apt-get -q update || rec warning "apt-get update failed; the install goes on with the package lists the node has."
     s3m_in_aopt="-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
     [ "$s3m_in_down" = 1 ] && s3m_in_aopt="$s3m_in_aopt --allow-downgrades"
-    s3m_in_pm "$S3M_TMP/sim.out" apt-get -s -q -y $s3m_in_aopt install "$s3m_in_pkg" $S3M_FUSE ||
+    s3m_in_pm "$S3M_TMP/sim.out" apt-get -s -q -y $s3m_in_aopt install "$s3m_in_pm_pkg" $S3M_FUSE ||
       fail S3MountInstallFailed "apt cannot install $S3M_IN_WHAT on this node (simulation failed; see standard error). Nothing was installed." ;;
   dnf | yum)
     s3m_in_yopt=
     # yum waits for its lock forever unless told to exit; the retry loop bounds the wait instead.
     [ "$S3M_PM" = yum ] && s3m_in_yopt=--setopt=exit_on_lock=True
-    s3m_in_pm "$S3M_TMP/sim.out" "$S3M_PM" $s3m_in_yopt --assumeno install $S3M_FUSE "$s3m_in_pkg" ;;
+    s3m_in_pm "$S3M_TMP/sim.out" "$S3M_PM" $s3m_in_yopt --assumeno install $S3M_FUSE "$s3m_in_pm_pkg" ;;
   zypper)
-    s3m_in_pm "$S3M_TMP/sim.out" zypper --non-interactive --no-gpg-checks install --dry-run --oldpackage $S3M_FUSE "$s3m_in_pkg" ||
+    s3m_in_pm "$S3M_TMP/sim.out" zypper --non-interactive --no-gpg-checks install --dry-run --oldpackage $S3M_FUSE "$s3m_in_pm_pkg" ||
       fail S3MountInstallFailed "zypper cannot install $S3M_IN_WHAT on this node (dry run failed; see standard error). Nothing was installed." ;;
 esac
 s3m_in_rm=$(s3m_in_removals "$S3M_TMP/sim.out")
@@ -284,16 +308,16 @@ log "installing mount-s3 $s3m_in_ver with $S3M_PM"
 # shellcheck disable=SC2086  # option and package lists
 case $S3M_PM in
   apt)
-    s3m_in_pm "$S3M_TMP/install.out" apt-get -q -y $s3m_in_aopt install "$s3m_in_pkg" $S3M_FUSE ;;
+    s3m_in_pm "$S3M_TMP/install.out" apt-get -q -y $s3m_in_aopt install "$s3m_in_pm_pkg" $S3M_FUSE ;;
   dnf | yum)
     if [ "$s3m_in_down" = 1 ]; then
       { [ -z "$S3M_FUSE" ] || s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y install $S3M_FUSE; } &&
-        s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y downgrade "$s3m_in_pkg"
+        s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y downgrade "$s3m_in_pm_pkg"
     else
-      s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y install $S3M_FUSE "$s3m_in_pkg"
+      s3m_in_pm "$S3M_TMP/install.out" "$S3M_PM" $s3m_in_yopt -y install $S3M_FUSE "$s3m_in_pm_pkg"
     fi ;;
   zypper)
-    s3m_in_pm "$S3M_TMP/install.out" zypper --non-interactive --no-gpg-checks install --oldpackage $S3M_FUSE "$s3m_in_pkg" ;;
+    s3m_in_pm "$S3M_TMP/install.out" zypper --non-interactive --no-gpg-checks install --oldpackage $S3M_FUSE "$s3m_in_pm_pkg" ;;
 esac || fail S3MountInstallFailed "$S3M_PM could not install $S3M_IN_WHAT (see standard error)."
 
 s3m_mp_binary

@@ -18,10 +18,47 @@ s3m_cleanup() {
   fi
   rm -f "$S3M_REC"
   rm -rf "$S3M_TMP"
+  [ -z "${S3M_EXTRA_TMP:-}" ] || rm -rf -- "$S3M_EXTRA_TMP"
   exit "$s3m_status"
 }
 
 log() { printf 's3mount: %s\n' "$*" >&2; }
+
+# rp PATH: where PATH (absolute, as the node sees it) is on this machine. On a live node that is PATH itself. In an
+# offline image (ROOT set) it is resolved inside the image the way a chroot would: symbolic links are followed, an
+# absolute link target starts again at ROOT, and '..' never climbs above it, so the result is always under ROOT and
+# nothing is ever written outside the image. Fails (status 1) on a loop of more than 40 links.
+rp() {
+  if [ -z "${ROOT:-}" ]; then printf '%s' "$1"; return 0; fi
+  s3m_rprest=${1#/}
+  s3m_rpdone=
+  s3m_rphops=0
+  while [ -n "$s3m_rprest" ]; do
+    case $s3m_rprest in
+      */*) s3m_rpc=${s3m_rprest%%/*}; s3m_rprest=${s3m_rprest#*/} ;;
+      *) s3m_rpc=$s3m_rprest; s3m_rprest= ;;
+    esac
+    case $s3m_rpc in
+      '' | .) continue ;;
+      ..) s3m_rpdone=${s3m_rpdone%/*}; continue ;;
+    esac
+    if [ -L "$ROOT$s3m_rpdone/$s3m_rpc" ]; then
+      s3m_rphops=$((s3m_rphops + 1))
+      [ "$s3m_rphops" -le 40 ] || return 1
+      s3m_rpt=$(readlink -- "$ROOT$s3m_rpdone/$s3m_rpc") || return 1
+      case $s3m_rpt in /*) s3m_rpdone= ;; esac
+      s3m_rprest=${s3m_rpt#/}${s3m_rprest:+/$s3m_rprest}
+      continue
+    fi
+    s3m_rpdone=$s3m_rpdone/$s3m_rpc
+  done
+  printf '%s' "$ROOT$s3m_rpdone"
+}
+
+# rp_or_fail PATH WHAT: rp, or a refusal when the image's links loop.
+rp_or_fail() {
+  rp "$1" || fail S3MountPathInvalid "$2 $1 cannot be resolved inside $ROOT: its symbolic links loop."
+}
 
 # rec TAG FIELD...: one result record. Fields may hold any byte but newline; tabs become spaces. Only a field that has
 # a tab or a newline costs a process (listing 200 units writes thousands of fields).
@@ -69,8 +106,15 @@ finish() {
   exit 0
 }
 
-# fail ID MESSAGE: a refusal or failure with a stable id; nothing after it runs.
+# fail ID MESSAGE: a refusal or failure with a stable id; nothing after it runs. With S3M_ONE_OF_MANY=1 (a script that
+# changes many mounts, each in its own subshell) it ends only that mount's subshell, as a "fail NAME ID MESSAGE" record for the mount the globals describe.
+S3M_ONE_OF_MANY=0
 fail() {
+  if [ "$S3M_ONE_OF_MANY" = 1 ]; then
+    rec fail "$NAME" "$1" "$2"
+    log "$NAME: $1: $2"
+    exit 1
+  fi
   rec error "$1" "$2"
   log "$1: $2"
   s3m_emit
@@ -130,7 +174,7 @@ probe() {
 
 # unit_files: every mountpoint-s3-*.service, one path a line; /etc overrides /usr/lib for the same name.
 unit_files() {
-  for s3m_ufd in "$ROOT/etc/systemd/system" "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system"; do
+  for s3m_ufd in "$S3M_ETC_UNITS" "$S3M_USR_UNITS" "$S3M_LIB_UNITS"; do
     [ -d "$s3m_ufd" ] || continue
     for s3m_ufu in "$s3m_ufd"/mountpoint-s3-*.service; do
       [ -f "$s3m_ufu" ] || continue
@@ -198,8 +242,9 @@ emit_states() {
   if [ -n "$ROOT" ]; then
     for s3m_esn in "$@"; do
       s3m_ese=disabled
-      for s3m_esw in "$ROOT"/etc/systemd/system/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
+      for s3m_esw in "$S3M_ETC_UNITS"/*.wants/"$s3m_esn"; do [ -L "$s3m_esw" ] && s3m_ese=enabled; done
       rec state "$s3m_esn" inactive dead "$s3m_ese" "" 0
+      rec health "$s3m_esn" NotMounted 0 ""
     done
     return 0
   fi
@@ -385,15 +430,15 @@ remove_created() {
 resolve_ids() {
   if [ -n "$ROOT" ]; then
     case $1 in
-      *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$ROOT/etc/passwd" 2>/dev/null)
-                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$ROOT/etc/passwd" 2>/dev/null)
+      *[!0-9]*) s3m_uid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $3; exit }' "$(rp /etc/passwd)" 2>/dev/null)
+                s3m_gid=$(U="$1" awk -F: '$1 == ENVIRON["U"] { print $4; exit }' "$(rp /etc/passwd)" 2>/dev/null)
                 # root is uid 0 in every image, even one whose passwd is not laid down yet.
                 if [ -z "$s3m_uid" ] && [ "$1" = root ]; then s3m_uid=0; s3m_gid=0; fi ;;
       *) s3m_uid=$1; s3m_gid=$1 ;;
     esac
     if [ -n "$2" ]; then
       case $2 in
-        *[!0-9]*) s3m_gid=$(G="$2" awk -F: '$1 == ENVIRON["G"] { print $3; exit }' "$ROOT/etc/group" 2>/dev/null) ;;
+        *[!0-9]*) s3m_gid=$(G="$2" awk -F: '$1 == ENVIRON["G"] { print $3; exit }' "$(rp /etc/group)" 2>/dev/null) ;;
         *) s3m_gid=$2 ;;
       esac
     fi
@@ -432,11 +477,14 @@ find_unit_for_path() {
 
 # select_units: the unit files this run acts on (NAMES and PATHS, or every mount unit when both are empty); remembers
 # their paths, and reports names and paths that match nothing. Sets SELECTED to the unit names. One awk reads every
-# unit file (the same rules as unit_path and emit_unit) and also writes the selected units' records for emit_selected.
+# unit file (the same rules as unit_path, unit_bucket and emit_unit) and also writes the selected units' records for
+# emit_selected, and "$S3M_TMP/meta": NAME, 1 for S3Mount's own units (0 for others), bucket, path, file; one unit a line,
+# for every unit file, selected or not.
 select_units() {
   SELECTED=
   : >"$S3M_TMP/selected"
   : >"$S3M_TMP/unitrecs"
+  : >"$S3M_TMP/meta"
   unit_files >"$S3M_TMP/files"
   S3M_T="$S3M_TMP" S3M_ROOTDIR="$ROOT" S3M_NAMES="${NAMES-}" S3M_PATHS="${PATHS-}" LC_ALL=C awk '
     function hex(h) { return index("0123456789ABCDEF", toupper(h)) - 1 }
@@ -456,10 +504,11 @@ select_units() {
       np = split(ENVIRON["S3M_PATHS"], w, "\n"); for (i = 1; i <= np; i++) if (w[i] != "") wantp[w[i]] = 1
       all = (ENVIRON["S3M_NAMES"] == "" && ENVIRON["S3M_PATHS"] == "")
       while ((getline f <(t "/files")) > 0) {
-        nl = 0; xp = ""; es = ""; fmt = 0
+        nl = 0; xp = ""; xb = ""; es = ""; fmt = 0
         while ((getline l <f) > 0) {
           line[++nl] = l
           if (index(l, "X-S3Mount-Path=") == 1) xp = substr(l, 16)
+          else if (index(l, "X-S3Mount-Bucket=") == 1) xb = substr(l, 18)
           else if (index(l, "ExecStart=") == 1) es = substr(l, 11)
           else if (index(l, "X-S3Mount-Format=") == 1) fmt = 1
         }
@@ -467,6 +516,10 @@ select_units() {
         if (xp != "") p = xdec(xp)
         else { m = split(es, w); p = w[m]; while (length(p) > 1 && substr(p, length(p)) == "/") p = substr(p, 1, length(p) - 1) }
         name = f; sub(/.*\//, "", name)
+        if (xb != "") b = xdec(xb)
+        else { m = split(es, w); b = w[m - 1]; sub(/^s3:\/\//, "", b); sub(/\/.*/, "", b) }
+        gsub(/\t/, " ", p); gsub(/\t/, " ", b)
+        printf "%s\t%s\t%s\t%s\t%s\n", name, fmt, b, p, f >>(t "/meta")
         if (!all && !(name in want) && !(p in wantp)) continue
         dir = substr(f, length(root) + 1); sub(/\/[^\/]*$/, "", dir); if (dir == "") dir = "/"
         gsub(/\t/, " ", dir)
@@ -514,3 +567,275 @@ wait_live() {
     sleep 0.25
   done
 }
+
+# mount_create: the whole of create for one mount (install, adopt, or with FORCE replace one unit, start it, wait for
+# the mount; roll back on failure), with its parameters as globals: NAME BUCKET BUCKET_X MPATH MPATH_X MPATH_MI SVC_USER
+# SVC_GROUP UNIT_B64 MOUNTS3 CACHE_DIR NEEDS_ALLOW_OTHER REQS EXTRAS FORCE NO_START NO_ENABLE KEEP_ON_FAILURE
+# WAIT_SECONDS. Ends with a "result NAME CHANGED ADOPTED STARTED" record (STARTED: this run started or restarted it)
+# and s3m_unit set to the unit file; a refusal or failure calls fail (which, with S3M_ONE_OF_MANY, ends only a subshell).
+# A caller that creates many mounts asks the node's mount-s3 once: S3M_MOUNTS3_VERSION (its version, live) and
+# S3M_MOUNTS3_WARNED (offline: the image lacks it, already said).
+mount_create() {
+  rm -f -- "$S3M_TMP/unit" "$S3M_TMP/old-unit" "$S3M_TMP/old-fuse" "$S3M_TMP/unsupported"
+  # The node's mount-s3: present, new enough for every option, and knowing every extra argument.
+  if [ -z "$ROOT" ]; then
+    [ -x "$MOUNTS3" ] || fail S3MountNotInstalled "mount-s3 is not installed at $MOUNTS3 on this node: run Install-MountpointS3 first."
+    s3m_ver=${S3M_MOUNTS3_VERSION:-$(mounts3_version "$MOUNTS3")}
+    [ -n "$s3m_ver" ] || fail S3MountVersionInvalid "'$MOUNTS3 --version' did not print a version."
+    printf '%s\n' "$REQS" | while read -r s3m_need s3m_opt; do
+      [ -n "$s3m_need" ] || continue
+      if version_lt "$s3m_ver" "$s3m_need"; then printf '%s %s\n' "$s3m_need" "$s3m_opt"; fi
+    done >"$S3M_TMP/unsupported"
+    if [ -s "$S3M_TMP/unsupported" ]; then
+      read -r s3m_need s3m_opt <"$S3M_TMP/unsupported"
+      fail S3MountOptionUnsupported "$s3m_opt needs mount-s3 $s3m_need or later; this node has $s3m_ver. Upgrade with Install-MountpointS3 -Version $s3m_need (or later), or leave the option out."
+    fi
+    if [ -n "$EXTRAS" ]; then
+      s3m_help=$("$MOUNTS3" --help 2>&1)
+      for s3m_x in $EXTRAS; do
+        case $s3m_help in
+          *"--$s3m_x"*) ;;
+          *) fail S3MountOptionUnknown "mount-s3 $s3m_ver on this node does not know --$s3m_x (from -ExtraArgument): check 'mount-s3 --help'." ;;
+        esac
+      done
+    fi
+  elif [ "${S3M_MOUNTS3_WARNED:-0}" != 1 ] && ! mounts3_in_image; then
+    rec warning "mount-s3 is not installed in $ROOT yet ($MOUNTS3); install it into the image before it boots."
+  fi
+
+  resolve_ids "$SVC_USER" "$SVC_GROUP"
+
+  # Who mounts this path already? The same bucket is adopted under its existing name; another bucket is refused.
+  s3m_found=$(find_unit_for_path "$BUCKET" "$BUCKET_X" "$MPATH" "$MPATH_X")
+  s3m_adopted=0
+  case $s3m_found in
+    "same "*)
+      s3m_file=${s3m_found#same }
+      if [ "${s3m_file##*/}" != "$NAME" ]; then
+        NAME=${s3m_file##*/}
+        s3m_adopted=1
+      fi ;;
+    "other "*)
+      s3m_rest=${s3m_found#other }
+      fail S3MountPathInUse "$MPATH is already the mount path of ${s3m_rest%% *} (bucket ${s3m_rest#* }): remove that service first, or choose another -Path." ;;
+  esac
+
+  # A mount inside another S3 mount, or around one, would hide it or be hidden: refused.
+  s3m_nest=$(unit_files | while IFS= read -r s3m_nf; do
+    [ "${s3m_nf##*/}" = "$NAME" ] && continue
+    s3m_np=$(unit_path "$s3m_nf")
+    if [ -z "$s3m_np" ] || [ "$s3m_np" = "$MPATH" ]; then continue; fi
+    case $MPATH/ in "$s3m_np"/*) printf 'inside %s %s\n' "${s3m_nf##*/}" "$s3m_np"; break ;; esac
+    case $s3m_np/ in "$MPATH"/*) printf 'around %s %s\n' "${s3m_nf##*/}" "$s3m_np"; break ;; esac
+  done)
+  case $s3m_nest in
+    "inside "*) s3m_nr=${s3m_nest#inside }; fail S3MountPathNested "$MPATH is inside ${s3m_nr#* }, the mount path of ${s3m_nr%% *}: a mount there would be hidden by (or hide part of) that bucket. Choose a path outside it." ;;
+    "around "*) s3m_nr=${s3m_nest#around }; fail S3MountPathNested "$MPATH contains ${s3m_nr#* }, the mount path of ${s3m_nr%% *}: mounting here would hide that mount. Choose a path that does not contain it." ;;
+  esac
+
+  s3m_existing=
+  for s3m_d in "$S3M_ETC_UNITS" "$S3M_USR_UNITS" "$S3M_LIB_UNITS"; do
+    if [ -f "$s3m_d/$NAME" ]; then s3m_existing="$s3m_d/$NAME"; break; fi
+  done
+  s3m_unitdir=${s3m_existing%/*}
+  [ -n "$s3m_existing" ] || s3m_unitdir="$S3M_ETC_UNITS"
+  s3m_unit="$s3m_unitdir/$NAME"
+
+  s3m_active=inactive
+  s3m_enabled=disabled
+  if [ -z "$ROOT" ]; then
+    s3m_active=$(systemctl is-active -- "$NAME" 2>/dev/null)
+    s3m_enabled=$(systemctl is-enabled -- "$NAME" 2>/dev/null)
+    # Something that is not this service's mount-s3 may not be mounted there.
+    if s3m_src=$(mountinfo_any "$MPATH_MI"); then
+      if [ "$s3m_src" != mountpoint-s3 ] || [ -z "$s3m_existing" ]; then
+        fail S3MountPathInUse "$MPATH is already mounted (source $s3m_src) by something other than this service: unmount it or choose another -Path."
+      fi
+    fi
+  fi
+
+  b64d "$UNIT_B64" >"$S3M_TMP/unit" || fail S3MountScriptFailed "the unit body did not decode."
+  s3m_changed=1
+  if [ -n "$s3m_existing" ] && cmp -s -- "$s3m_existing" "$S3M_TMP/unit"; then
+    s3m_changed=0
+  elif [ -n "$s3m_existing" ] && [ "$FORCE" != 1 ]; then
+    if [ "$s3m_adopted" = 1 ] || [ -z "$(unit_key "$s3m_existing" X-S3Mount-Format)" ]; then
+      fail S3MountServiceExists "$NAME (not written by S3Mount) already mounts $BUCKET at $MPATH: run again with -Force to adopt it under its name (its unit is rewritten and the mount restarted)."
+    fi
+    fail S3MountServiceExists "$NAME already mounts $BUCKET at $MPATH with other settings: run again with -Force to replace it (the mount restarts)."
+  fi
+
+  # Remember the previous state exactly, for rollback.
+  s3m_had_unit=0
+  if [ -n "$s3m_existing" ]; then cp -p -- "$s3m_existing" "$S3M_TMP/old-unit"; s3m_had_unit=1; fi
+  s3m_fuse=$(rp_or_fail /etc/fuse.conf "The FUSE configuration")
+  s3m_had_fuse=0
+  if [ -f "$s3m_fuse" ]; then cp -p -- "$s3m_fuse" "$S3M_TMP/old-fuse"; s3m_had_fuse=1; fi
+  s3m_fuse_changed=0
+  s3m_mdir=$(rp_or_fail "$MPATH" "The mount path")
+  s3m_cdir=
+  [ -n "$CACHE_DIR" ] && s3m_cdir=$(rp_or_fail "$CACHE_DIR" "The cache directory")
+  s3m_dir_top=$(first_missing "$s3m_mdir")
+  s3m_cache_top=
+  [ -n "$CACHE_DIR" ] && s3m_cache_top=$(first_missing "$s3m_cdir")
+  s3m_link="$S3M_ETC_UNITS/remote-fs.target.wants/$NAME"
+  s3m_had_link=0
+  [ -L "$s3m_link" ] && s3m_had_link=1
+
+  # The directory, the cache directory and fuse.conf are prerequisites, not part of the unit: they are made whenever they
+  # are missing, even when the unit is already in place byte for byte (a unit installed before fuse.conf allowed
+  # user_allow_other, or a directory deleted since, must not keep failing). Each counts as a change.
+  s3m_prep=0
+  if [ -n "$s3m_dir_top" ]; then
+    if ! { install -d -m 0755 -- "$s3m_mdir" && create_set_owner "$s3m_mdir"; }; then
+      create_rollback
+      fail S3MountWriteFailed "could not create $MPATH."
+    fi
+    s3m_prep=1
+    rec created "$MPATH"
+  fi
+  if [ -n "$s3m_cache_top" ]; then
+    if ! { install -d -m 0700 -- "$s3m_cdir" && create_set_owner "$s3m_cdir"; }; then
+      create_rollback
+      fail S3MountWriteFailed "could not create the cache directory $CACHE_DIR."
+    fi
+    s3m_prep=1
+    rec created "$CACHE_DIR"
+  fi
+  if [ "$NEEDS_ALLOW_OTHER" = 1 ] && ! grep -Eq '^[[:space:]]*user_allow_other[[:space:]]*$' "$s3m_fuse" 2>/dev/null; then
+    if grep -Eq '^[[:space:]]*#[[:space:]]*user_allow_other[[:space:]]*$' "$s3m_fuse" 2>/dev/null; then
+      sed 's/^[[:space:]]*#[[:space:]]*\(user_allow_other\)[[:space:]]*$/\1/' "$s3m_fuse" | write_atomic "$s3m_fuse" 0644
+    else
+      { [ -f "$s3m_fuse" ] && cat -- "$s3m_fuse" && [ -n "$(tail -c 1 -- "$s3m_fuse")" ] && echo; echo user_allow_other; } | write_atomic "$s3m_fuse" 0644
+    fi || { create_rollback; fail S3MountWriteFailed "could not update $s3m_fuse."; }
+    s3m_fuse_changed=1
+    s3m_prep=1
+    rec fuseconf "user_allow_other"
+  fi
+  if [ "$s3m_changed" = 1 ]; then
+    if ! { mkdir -p -- "$s3m_unitdir" && write_atomic "$s3m_unit" 0644 <"$S3M_TMP/unit"; }; then
+      create_rollback
+      fail S3MountWriteFailed "could not write $s3m_unit."
+    fi
+  fi
+  [ "$s3m_prep" = 0 ] || s3m_changed=1
+
+  if [ -n "$ROOT" ]; then
+    if [ "$NO_ENABLE" != 1 ] && [ "$s3m_had_link" = 0 ]; then
+      if ! { mkdir -p -- "${s3m_link%/*}" && ln -sf -- "${s3m_unit#"$ROOT"}" "$s3m_link"; }; then
+        create_rollback
+        fail S3MountWriteFailed "could not enable $NAME in $ROOT."
+      fi
+    fi
+  else
+    if [ "$s3m_changed" = 1 ]; then systemctl daemon-reload >&2; fi
+    if [ "$NO_ENABLE" != 1 ] && [ "$s3m_enabled" != enabled ]; then
+      systemctl enable -- "$NAME" >&2 2>&1 || { create_rollback; fail S3MountEnableFailed "systemctl enable $NAME failed."; }
+      s3m_changed=1
+    fi
+    if [ "$NO_START" != 1 ]; then
+      s3m_started=0
+      s3m_restarted=1
+      if [ "$s3m_active" = active ] && [ "$s3m_changed" = 1 ] && [ -n "$s3m_existing" ] && ! cmp -s -- "$S3M_TMP/unit" "$S3M_TMP/old-unit" 2>/dev/null; then
+        systemctl restart -- "$NAME" >&2 2>&1 && s3m_started=1
+      elif [ "$s3m_active" != active ]; then
+        systemctl reset-failed -- "$NAME" >/dev/null 2>&1
+        systemctl start -- "$NAME" >&2 2>&1 && s3m_started=1
+        s3m_changed=1
+      else
+        s3m_started=1
+        s3m_restarted=0
+      fi
+      s3m_live=0
+      if [ "$s3m_started" = 1 ]; then
+        wait_live "$NAME" "$MPATH" "$WAIT_SECONDS" && s3m_live=1
+      fi
+      if [ "$s3m_live" != 1 ]; then
+        journal_tail "$NAME" "${S3M_JOURNAL_LINES:-15}"
+        if [ "$KEEP_ON_FAILURE" = 1 ]; then
+          fail S3MountStartFailed "$NAME did not mount $BUCKET at $MPATH within ${WAIT_SECONDS}s; the unit was kept as asked (-KeepOnFailure). See the journal lines."
+        fi
+        create_rollback
+        fail S3MountStartFailed "$NAME did not mount $BUCKET at $MPATH within ${WAIT_SECONDS}s and was rolled back to the previous state. See the journal lines: journalctl -u $NAME."
+      fi
+    fi
+  fi
+  rec result "$NAME" "$s3m_changed" "$s3m_adopted" "${s3m_restarted:-0}"
+}
+
+# mounts3_in_image: is mount-s3 in the image (ROOT), at MOUNTS3 resolved inside it?
+mounts3_in_image() {
+  s3m_m3=$(rp "$MOUNTS3") && { [ -e "$s3m_m3" ] || [ -L "$s3m_m3" ]; }
+}
+
+# create_set_owner DIR (for mount_create): the service user owns its directories. Building an image without root privileges cannot chown:
+# offline, that is a warning (fix ownership when the image is finalised), live it is a failure.
+create_set_owner() {
+  if chown -- "$s3m_uid:$s3m_gid" "$1" 2>/dev/null; then return 0; fi
+  if [ -n "$ROOT" ]; then
+    rec warning "could not give ${1#"$ROOT"} to $SVC_USER ($s3m_uid:$s3m_gid) without root privileges; set its owner before the image boots."
+    return 0
+  fi
+  return 1
+}
+
+# create_rollback (for mount_create): puts back exactly what mount_create found (unit, enable link, fuse.conf,
+# directories) and restarts the previous service if it was running.
+create_rollback() {
+  log "rolling back $NAME"
+  if [ -z "$ROOT" ]; then systemctl stop -- "$NAME" >&2 2>&1; fi
+  if [ "$s3m_had_unit" = 1 ]; then
+    cp -p -- "$S3M_TMP/old-unit" "$s3m_unitdir/.s3mount.rollback.$NAME" && mv -f -- "$s3m_unitdir/.s3mount.rollback.$NAME" "$s3m_unit"
+    selinux_relabel "$s3m_unit"
+  else
+    rm -f -- "$s3m_unit"
+  fi
+  if [ "$s3m_had_link" = 0 ]; then rm -f -- "$s3m_link"; rmdir -- "${s3m_link%/*}" 2>/dev/null; fi
+  if [ "$s3m_fuse_changed" = 1 ]; then
+    if [ "$s3m_had_fuse" = 1 ]; then cp -p -- "$S3M_TMP/old-fuse" "$s3m_fuse.s3mount.rollback" && mv -f -- "$s3m_fuse.s3mount.rollback" "$s3m_fuse"; else rm -f -- "$s3m_fuse"; fi
+  fi
+  remove_created "$s3m_dir_top"
+  remove_created "$s3m_cache_top"
+  if [ -z "$ROOT" ]; then
+    systemctl daemon-reload >&2
+    systemctl reset-failed -- "$NAME" >/dev/null 2>&1
+    if [ "$s3m_active" = active ]; then systemctl start -- "$NAME" >&2 || log "the previous $NAME did not start again"; fi
+  fi
+}
+
+# mount_remove NAME FILE PATH: stop and disable one unit, make sure nothing is mounted at PATH (lazy unmount only with
+# FORCE), delete the unit and its drop-ins; the directory only with REMOVE_DIR and only if empty. Records "removed NAME
+# UNITFILE DIR" or "fail NAME ID MESSAGE" (then returns 1); the caller daemon-reloads once for all.
+mount_remove() {
+  if [ -z "$ROOT" ]; then
+    systemctl stop -- "$1" >&2 2>&1 || log "systemctl stop $1 failed"
+    systemctl disable -- "$1" >&2 2>&1 || log "systemctl disable $1 failed"
+    if mountinfo_has "$(mi_escape "$3")" || mountinfo_any "$(mi_escape "$3")" >/dev/null; then
+      if [ "$FORCE" = 1 ]; then
+        umount -l -- "$3" >&2 2>&1 || log "umount -l $3 failed"
+      fi
+      if mountinfo_any "$(mi_escape "$3")" >/dev/null; then
+        rec fail "$1" S3MountStillMounted "$3 is still mounted after stopping $1; the unit was kept. Run again with -LazyUnmount to detach it lazily (umount -l), or stop what uses it."
+        return 1
+      fi
+    fi
+  fi
+  for s3m_w in "$S3M_ETC_UNITS"/*.wants/"$1"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
+  if ! { rm -f -- "$2" && rm -rf -- "$2.d"; }; then
+    rec fail "$1" S3MountWriteFailed "could not delete $2."
+    return 1
+  fi
+  s3m_dir=keep
+  if [ "$REMOVE_DIR" = 1 ]; then
+    s3m_pd=$(rp "$3")
+    if [ -n "$s3m_pd" ] && rmdir -- "$s3m_pd" 2>/dev/null; then s3m_dir=removed
+    elif [ -d "$s3m_pd" ]; then s3m_dir=notempty; rec warning "$3 was kept: it is not empty."
+    else s3m_dir=absent; fi
+  fi
+  rec removed "$1" "${2#"$ROOT"}" "$s3m_dir"
+}
+
+# The unit directories of this node, or of the image (resolved inside it).
+S3M_ETC_UNITS=$(rp_or_fail /etc/systemd/system "The unit directory")
+S3M_USR_UNITS=$(rp_or_fail /usr/lib/systemd/system "The unit directory")
+S3M_LIB_UNITS=$(rp_or_fail /lib/systemd/system "The unit directory")

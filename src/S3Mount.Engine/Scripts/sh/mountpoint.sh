@@ -1,5 +1,6 @@
 # mountpoint: node detection and the installed mount-s3, shared by install and report (composed after lib.sh).
-# Parameters it reads: OS_RELEASE (path of os-release), MACHINE (uname -m override; empty = the real one).
+# Parameters it reads: OS_RELEASE (path of os-release), MACHINE (uname -m override; empty = the real one), ROOT (an offline
+# image root, or empty for this node; optional).
 # Variables use the s3m_mp* prefix.
 # shellcheck shell=sh
 
@@ -75,9 +76,25 @@ s3m_mp_detect() {
   return 0
 }
 
-# s3m_mp_binary: sets S3M_BIN to the installed mount-s3 (empty when none) and S3M_VERLINE / S3M_VER to its version.
+# s3m_mp_binary: sets S3M_BIN to the installed mount-s3 (empty when none) and S3M_VERLINE / S3M_VER to its version. In
+# an offline image (ROOT set) nothing of the image runs: the binary is looked up inside it (links not followed out of
+# it) and the version read from the image's package database.
 s3m_mp_binary() {
   S3M_BIN='' S3M_VERLINE='' S3M_VER=''
+  if [ -n "${ROOT:-}" ]; then
+    for s3m_mpb in /usr/bin/mount-s3 /opt/aws/mountpoint-s3/bin/mount-s3; do
+      if [ -L "$ROOT$s3m_mpb" ] || [ -f "$ROOT$s3m_mpb" ]; then S3M_BIN=$s3m_mpb; break; fi
+    done
+    [ -n "$S3M_BIN" ] || return 0
+    s3m_mpv=$(s3m_mp_owner)
+    case $s3m_mpv in
+      "dpkg mount-s3 "*) S3M_VER=${s3m_mpv#dpkg mount-s3 } ;;
+      "rpm mount-s3-"*) S3M_VER=${s3m_mpv#rpm mount-s3-}; S3M_VER=${S3M_VER%%-*} ;;
+    esac
+    S3M_VER=${S3M_VER%%[-+~]*}
+    [ -n "$S3M_VER" ] && S3M_VERLINE="mount-s3 $S3M_VER"
+    return 0
+  fi
   for s3m_mpb in "$(command -v mount-s3 2>/dev/null)" /usr/bin/mount-s3 /opt/aws/mountpoint-s3/bin/mount-s3; do
     if [ -n "$s3m_mpb" ] && [ -x "$s3m_mpb" ]; then S3M_BIN=$s3m_mpb; break; fi
   done
@@ -87,20 +104,21 @@ s3m_mp_binary() {
   return 0
 }
 
-# s3m_mp_owner: the package that owns the installed binary ("dpkg mount-s3 1.23.0", "rpm mount-s3-1.21.0-1.amzn2023"), or "none".
+# s3m_mp_owner: the package that owns the installed binary ("dpkg mount-s3 1.23.0", "rpm mount-s3-1.21.0-1.amzn2023"), or
+# "none"; in an offline image, from the image's package database.
 s3m_mp_owner() {
   s3m_mpo=none
-  if command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W -f '${Status}' mount-s3 2>/dev/null | grep -q 'ok installed'; then
-    s3m_mpo="dpkg mount-s3 $(dpkg-query -W -f '${Version}' mount-s3 2>/dev/null)"
-  elif command -v rpm >/dev/null 2>&1 && rpm -q mount-s3 >/dev/null 2>&1; then
-    s3m_mpo="rpm $(rpm -q mount-s3 2>/dev/null | head -n 1)"
+  if command -v dpkg-query >/dev/null 2>&1 && dpkg-query ${ROOT:+--admindir="$ROOT/var/lib/dpkg"} -W -f '${Status}' mount-s3 2>/dev/null | grep -q 'ok installed'; then
+    s3m_mpo="dpkg mount-s3 $(dpkg-query ${ROOT:+--admindir="$ROOT/var/lib/dpkg"} -W -f '${Version}' mount-s3 2>/dev/null)"
+  elif command -v rpm >/dev/null 2>&1 && rpm ${ROOT:+--root="$ROOT"} -q mount-s3 >/dev/null 2>&1; then
+    s3m_mpo="rpm $(rpm ${ROOT:+--root="$ROOT"} -q mount-s3 2>/dev/null | head -n 1)"
   fi
   printf '%s' "$s3m_mpo"
 }
 
 # s3m_mp_emit_node: the node records shared by install and report.
 s3m_mp_emit_node() {
-  rec host "$(hostname 2>/dev/null || cat /etc/hostname 2>/dev/null)"
+  if [ -n "${ROOT:-}" ]; then rec host "$(cat "$ROOT/etc/hostname" 2>/dev/null)"; else rec host "$(hostname 2>/dev/null || cat /etc/hostname 2>/dev/null)"; fi
   rec os "$S3M_OS_ID" "$S3M_OS_VERSION" "$S3M_OS_LIKE"
   rec arch "$S3M_MACHINE" "$S3M_ARCH"
   rec plan "$S3M_FORMAT" "$S3M_PM" "$S3M_FUSE" "$S3M_DISTRO_REPO"

@@ -1,4 +1,4 @@
-# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE), delete the unit (and its
+# remove NAMES: stop, disable, make sure nothing is mounted (lazy unmount only with FORCE, -LazyUnmount), delete the unit (and its
 # drop-ins), daemon-reload; the directory only with REMOVE_DIR and only if empty. fuse.conf is left alone.
 # Parameters: ROOT NAMES FORCE REMOVE_DIR
 # shellcheck shell=sh
@@ -9,34 +9,8 @@ select_units
 s3m_reload=0
 for s3m_n in $SELECTED; do
   s3m_f=$(file_of "$s3m_n")
-  s3m_p=$(path_of "$s3m_n")
   emit_unit "$s3m_f"
-  if [ -z "$ROOT" ]; then
-    systemctl stop -- "$s3m_n" >&2 2>&1 || log "systemctl stop $s3m_n failed"
-    systemctl disable -- "$s3m_n" >&2 2>&1 || log "systemctl disable $s3m_n failed"
-    if mountinfo_has "$(mi_escape "$s3m_p")" || mountinfo_any "$(mi_escape "$s3m_p")" >/dev/null; then
-      if [ "$FORCE" = 1 ]; then
-        umount -l -- "$s3m_p" >&2 2>&1 || log "umount -l $s3m_p failed"
-      fi
-      if mountinfo_any "$(mi_escape "$s3m_p")" >/dev/null; then
-        rec fail "$s3m_n" S3MountStillMounted "$s3m_p is still mounted after stopping $s3m_n; the unit was kept. Run again with -Force to unmount it lazily."
-        continue
-      fi
-    fi
-  fi
-  for s3m_w in "$ROOT"/etc/systemd/system/*.wants/"$s3m_n"; do [ -L "$s3m_w" ] && rm -f -- "$s3m_w"; done
-  if ! { rm -f -- "$s3m_f" && rm -rf -- "$s3m_f.d"; }; then
-    rec fail "$s3m_n" S3MountWriteFailed "could not delete $s3m_f."
-    continue
-  fi
-  s3m_reload=1
-  s3m_dir=keep
-  if [ "$REMOVE_DIR" = 1 ]; then
-    if rmdir -- "$ROOT$s3m_p" 2>/dev/null; then s3m_dir=removed
-    elif [ -d "$ROOT$s3m_p" ]; then s3m_dir=notempty; rec warning "$s3m_p was kept: it is not empty."
-    else s3m_dir=absent; fi
-  fi
-  rec removed "$s3m_n" "${s3m_f#"$ROOT"}" "$s3m_dir"
+  mount_remove "$s3m_n" "$s3m_f" "$(path_of "$s3m_n")" && s3m_reload=1
 done
 if [ -z "$ROOT" ] && [ "$s3m_reload" = 1 ]; then
   systemctl daemon-reload >&2

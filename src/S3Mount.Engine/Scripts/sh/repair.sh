@@ -1,4 +1,4 @@
-# repair: for Stale, NotMounted and Failed mounts (Hung too with FORCE): lazily unmount the dead mount, reset-failed,
+# repair: for Stale, NotMounted and Failed mounts (Hung too with FORCE, -IncludeHung): lazily unmount the dead mount, reset-failed,
 # start, wait; report the health before and after. Parameters: ROOT NAMES FORCE WAIT_SECONDS
 # shellcheck shell=sh
 
