@@ -107,10 +107,7 @@ def merge(*dicts):
 
 SERVICE = merge(SELECT, FLEET, AWS_REGION)
 
-cmd("New-S3MountService",
-    "Creates a persistent mount of an S3 bucket as a systemd service.",
-    "Validates the bucket, path and every mount-s3 option before anything is written (stable error ids such as S3MountPathInvalid, S3MountOptionConflict), then on the node: refuses a path another bucket or something else already uses (S3MountPathInUse); checks that the node's mount-s3 supports every option (S3MountOptionUnsupported); creates the directory owned by the service user with mode 0755; creates the cache directory; adds user_allow_other to /etc/fuse.conf only when the options need it; writes the unit atomically (SELinux label restored); daemon-reload, enable and start; waits until the mount answers. If the start fails, the error carries the journal's last lines and the node is rolled back to exactly its previous state. Applying the same settings again changes nothing (Changed is False); other settings for an existing mount need -Force. A unit the field recipe made for the same bucket and path is adopted under its name (with -Force). With -Root it writes into an offline image instead (for AMI and chroot builds). " + NODE_NOTE,
-    merge({
+MOUNT_FIELDS = merge({
         "Bucket": ("string", "The bucket: a name, a directory bucket (name--zone--x-s3), an access point alias or ARN, or s3://bucket/prefix/. Binds by property name."),
         "Path": ("string", "The mount directory: absolute, not under system directories (/etc, /usr, /proc, /var/lib, ...). Trailing and repeated slashes are normalised. Binds by property name."),
         "Prefix": ("string", "--prefix: mount only keys under this prefix; it ends with /. Not together with an s3:// URI that has a prefix."),
@@ -119,13 +116,19 @@ cmd("New-S3MountService",
     }, {o[0]: (o[1], o[2]) for o in OPTIONS}, {
         "ExtraArgument": ("string[]", "mount-s3 options S3Mount does not model, each --name or --name=value. Modelled options, positional words and separate values are refused (S3MountExtraArgumentInvalid); the node checks each name against its own mount-s3 --help."),
         "Environment": ("string[]", "Environment entries for the service, each NAME=value (for example AWS_CONFIG_FILE=/etc/s3/config or HTTPS_PROXY=...)."),
+        "Option": ("MountOptions", "The mount-s3 options of an existing mount, as the Options property of Get-S3MountService output (alias Options; binds by property name): the base every option parameter given here overrides, so Get-S3MountService | New-S3MountService -Force keeps every option and changes only what you pass."),
+    })
+
+cmd("New-S3MountService",
+    "Creates a persistent mount of an S3 bucket as a systemd service.",
+    "Validates the bucket, path and every mount-s3 option before anything is written (stable error ids such as S3MountPathInvalid, S3MountOptionConflict), then on the node: refuses a path another bucket or something else already uses (S3MountPathInUse); checks that the node's mount-s3 supports every option (S3MountOptionUnsupported); creates the directory owned by the service user with mode 0755; creates the cache directory; adds user_allow_other to /etc/fuse.conf only when the options need it; writes the unit atomically (SELinux label restored); daemon-reload, enable and start; waits until the mount answers. If the start fails, the error carries the journal's last lines and the node is rolled back to exactly its previous state. Applying the same settings again changes nothing (Changed is False); other settings for an existing mount need -Force. A unit the field recipe made for the same bucket and path is adopted under its name (with -Force). With -Root it writes into an offline image instead (for AMI and chroot builds). " + NODE_NOTE,
+    merge(MOUNT_FIELDS, {
         "NoStart": ("switch", "Write and enable the unit without starting it."),
         "NoEnable": ("switch", "Do not enable the unit (it will not mount at boot)."),
         "Force": ("switch", "Replace a service that has other settings, or adopt a recipe-made unit; the mount restarts. Also skips confirmation (never -WhatIf)."),
         "KeepOnFailure": ("switch", "When the start fails, keep the new unit for inspection instead of rolling back."),
         "Root": ("string", "An offline image root on this machine (resolved like New-Item resolves paths: relative to the current location, ~, PSDrives; it must exist): write the unit, its remote-fs.target.wants link and the directory into it, resolving users from the image's passwd and every path inside the image as a chroot would (a link never leads out of it); nothing is started. Needs no systemd and no AWS."),
         "SkipBucketCheck": ("switch", "Send the mount to the nodes without first checking, with your own credentials, that the bucket exists and is in the Region mount-s3 will use (HeadBucket, addressed like the nodes' mount-s3: its -BucketRegion, -S3EndpointUrl, path style, dual-stack). Without it, a bucket that does not exist (S3MountBucketNotFound), that your credentials may not read (S3MountBucketAccessDenied), or that is not in the -BucketRegion given (S3MountBucketRegionMismatch) is refused before anything is sent. For admins who may not read the bucket themselves."),
-        "Option": ("MountOptions", "The mount-s3 options of an existing mount, as the Options property of Get-S3MountService output (alias Options; binds by property name): the base every option parameter given here overrides, so Get-S3MountService | New-S3MountService -Force keeps every option and changes only what you pass."),
     }, FLEET, AWS_REGION),
     [
         ("New-S3MountService -Bucket genomics-ref -Path /fsx/ref -ReadOnly -AllowOther -User ec2-user", "Mounts the bucket read-only at /fsx/ref on this machine, as ec2-user, visible to every user."),
@@ -333,6 +336,42 @@ cmd("Export-S3MountBootstrap",
         ("@{ Bucket = 'scratch'; Path = '/scratch/s3'; AllowDelete = $true }, @{ Bucket = 'refs'; Path = '/refs'; ReadOnly = $true } | Export-S3MountBootstrap -Install -OutFile ./first-boot.sh -WhatIf", "Two mounts from hashtables into one script; -WhatIf says what would be written and writes nothing."),
     ],
     ["System.String"], inputs="System.Management.Automation.PSObject (mounts: properties named like the mount parameters)")
+
+cmd("Get-S3MountIamPolicy",
+    "Writes the least-privilege IAM policy a node role needs for given mounts.",
+    "Takes mounts as New-S3MountService takes them (the same parameters; or piped objects whose properties are those names, such as Get-S3MountService output from one node or a fleet; several at once) and writes the one identity policy their node role needs, and no more, following the permissions Mountpoint documents for each configuration (doc/CONFIGURATION.md, section IAM permissions and the sections of each option): s3:ListBucket on the bucket, with an s3:prefix condition when the mount has a prefix; s3:GetObject on bucket/prefix*; s3:PutObject and s3:AbortMultipartUpload only when the mount is not read-only; s3:DeleteObject only with -AllowDelete; access point ARNs (objects under /object/), Multi-Region and Outposts access points; s3express:CreateSession for directory buckets and the -CacheExpressBucket shared cache; kms:Decrypt (and kms:GenerateDataKey where the mount writes) on the -SseKmsKeyId key and on -KmsKeyArn keys; an aws:ResourceAccount condition with -ExpectedBucketOwner. Grants of all mounts are merged (a whole bucket covers its prefixes; equal conditions share a statement) and ordered the same way every time. A mount that cannot be scoped exactly (an access point alias without its Region and account, a directory bucket's session, which allows every operation on the bucket) gets a warning saying what is broader than it needs; nothing is ever widened silently. -Verbose lists every permission with the mount and the documentation section it comes from, and what the mounts need outside this policy (bucket policies of access points and requester-pays buckets). Needs no AWS credentials and calls nothing.",
+    merge(MOUNT_FIELDS, {
+        "Path": ("string", "The mount directory. Optional here: the policy does not depend on where a bucket is mounted. Binds by property name."),
+        "User": ("string", "The user the service runs as. Does not change the policy (mount-s3 uses the node's credentials, whoever runs it). Binds by property name."),
+        "KmsKeyArn": ("string[]", "KMS keys that objects of this mount are encrypted with, which the mount's own options cannot name: the bucket's default SSE-KMS key, the shared cache bucket's key, keys of objects other writers made. Each gets kms:Decrypt, and kms:GenerateDataKey when the mount writes (not -ReadOnly, or with -CacheExpressBucket). Binds by property name, so each piped mount can carry its own."),
+        "Partition": ("string", "The ARN partition (aws, aws-cn, aws-us-gov, ...) for buckets whose Region the mount does not give; a -BucketRegion such as cn-north-1 selects its own. Default aws."),
+        "AsJson": ("switch", "Write the policy document as JSON text (what aws iam put-role-policy --policy-document and the console take) instead of an object."),
+        "InputObject": ("PSObject", "The mounts you pipe in: objects whose properties are New-S3MountService's parameter names ([pscustomobject]@{ Bucket = 'b'; Prefix = 'p/'; ReadOnly = $true }), or Get-S3MountService output from this machine, an image or a fleet (each object's mount, its Options included). Each object is read on its own, as New-S3MountService reads it; parameters on the command line override that field of every object. A bad object is an error for that object only."),
+    }),
+    [
+        ("Get-S3MountIamPolicy -Bucket s3://results/run-42/ -AllowDelete -AsJson", "The policy for one read-write mount of a prefix, with deletes: s3:ListBucket with an s3:prefix condition, object actions on results/run-42/*."),
+        ("Get-S3MountService -InstanceId $ids | Get-S3MountIamPolicy -AsJson | Set-Content node-role-policy.json", "The one policy that covers every mount of a fleet, from the mounts the nodes really have."),
+        ("Get-S3MountIamPolicy -Bucket genomics-ref -ReadOnly -Sse aws:kms -SseKmsKeyId arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab | ConvertTo-Json -Depth 6", "The policy as an object, converted to JSON by PowerShell: kms:Decrypt on the key, nothing to write."),
+        ("@([pscustomobject]@{ Bucket = 'genomics-ref'; ReadOnly = $true }, [pscustomobject]@{ Bucket = 'results'; Prefix = 'run-42/'; AllowDelete = $true }) |\n    Get-S3MountIamPolicy -Verbose", "One policy for two mounts described by objects whose properties are parameter names; -Verbose gives the reason and documentation section of every permission."),
+    ],
+    ["S3Mount.S3MountIamPolicy", "System.String"], inputs="Objects with mount properties (Bucket, Prefix, Options, ... by property name), such as S3Mount.S3MountService")
+
+cmd("Measure-S3MountThroughput",
+    "Measures the throughput of mounts on this machine or a fleet.",
+    "For each selected mount (-Name or -Path; Get-S3MountService output pipes in), on each node: in a directory of its own under the mount (s3mount-throughput-<uuid>), writes -FileCount files of -FileSize with -Parallelism workers (dd, fsync'd, so the upload is inside the time), drops the page cache where the node allows it (root, not in most containers), reads the first byte of each file (the first-byte latency), reads every file back with -Parallelism workers and compares it with what was written (cmp), then deletes exactly the files it wrote and its directory, never anything else (also when it is cancelled). Returns one object per node and mount: write and read MB/s (10^6 bytes per second, as dd counts), the median and largest first-byte time, whether the data read back was the data written, the errors. Output comes at the end, slowest first (by the lower of the write and read rates), with a bar per node against the fastest of the run. A read-only mount, or one without --allow-delete (the files could not be deleted again), is refused for writing (S3MountThroughputReadOnly, S3MountThroughputNoDelete): give -ReadPrefix to measure reads of existing files instead, which writes nothing. Refused too when /tmp has no room for one file of test data, or the mount's local cache directory no room for what is read (S3MountThroughputNoSpace). Every phase stops at -TimeLimitSeconds; what was done by then is reported, with a warning. The I/O runs as the mount's owner. On a fleet, one SSM command goes to every 50 nodes, all at once (MaxConcurrency 100% unless given), and every node starts at the same agreed second a few seconds after the commands are sent (each result says how late a node was); the run does not hold the node lock, so changes and repairs of the node are not blocked while it measures. Data-read mismatches are errors (S3MountThroughputMismatch); other errors and time-outs are warnings, and every error is in the object. " + NODE_NOTE,
+    merge(SELECT, {
+        "FileCount": ("int", "How many files to write and read back on each node (1 to 10000; default 8). With -ReadPrefix: at most how many existing files to read (the first by name)."),
+        "FileSize": ("long", "The size of each file in bytes, 4KB to 5GB (default 64MB). PowerShell's 64MB, 1GB literals work. Ignored with -ReadPrefix."),
+        "Parallelism": ("int", "How many files are written, and read, at once on each node (1 to 256; default 4; alias ThreadCount)."),
+        "TimeLimitSeconds": ("int", "The longest the measurement may take on a node, 10 to 86400 seconds (default 600): no file is started after it and a transfer that runs into it is stopped; the clean-up still runs. Not SSM's -TimeoutSeconds (the delivery timeout); -ExecutionTimeoutSeconds defaults to this plus 300."),
+        "ReadPrefix": ("string", "Read existing files in this directory of the mount, relative to the mount's root (datasets/ref/), instead of writing any: works on read-only mounts and needs no --allow-delete; nothing is written or deleted, and the content is checked by its length only."),
+    }, FLEET, AWS_REGION),
+    [
+        ("Measure-S3MountThroughput -Path /mnt/results -FileCount 16 -FileSize 256MB -Parallelism 8", "Writes 16 files of 256 MiB, 8 at a time, through the mount at /mnt/results on this machine, reads them back, checks and deletes them."),
+        ("Get-S3MountService -Target 'tag:Cluster=pcluster-1' -Path /fsx/scratch | Measure-S3MountThroughput -FileCount 32 -FileSize 1GB -Parallelism 16 -Confirm:$false", "Every node of a cluster at once, through SSM: one command per 50 nodes, all starting at the same second; the slowest node comes first."),
+        ("Measure-S3MountThroughput -InstanceId $ids -Path /fsx/ref -ReadPrefix hg38/ -FileCount 8 | Format-List", "Measures reads of existing files on a read-only mount of a fleet; writes nothing."),
+    ],
+    ["S3Mount.S3MountThroughput"])
 
 ONLINE = "https://github.com/s3mount/S3Mount/blob/main/README.md"
 
