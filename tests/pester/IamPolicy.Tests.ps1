@@ -32,9 +32,9 @@ Describe 'Get-S3MountIamPolicy' {
             @($iam[$name].Aliases) | Should -Be @($new[$name].Aliases)
         }
         # Every mount parameter of New-S3MountService (all but the node and AWS parameters every node cmdlet has, and
-        # its own creation switches), and nothing else.
+        # its own creation switches and its bucket check), and nothing else.
         $node = (Get-Command Get-MountpointS3).Parameters.Keys
-        $mountParams = @($new.Keys | Where-Object { $_ -notin $node -and $_ -notin 'NoStart', 'NoEnable', 'Force', 'KeepOnFailure', 'WhatIf', 'Confirm' } | Sort-Object)
+        $mountParams = @($new.Keys | Where-Object { $_ -notin $node -and $_ -notin 'NoStart', 'NoEnable', 'Force', 'KeepOnFailure', 'SkipBucketCheck', 'WhatIf', 'Confirm' } | Sort-Object)
         $mountParams.Count | Should -BeGreaterThan 50
         @($iam.Keys | Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters -and $_ -notin [System.Management.Automation.PSCmdlet]::OptionalCommonParameters -and $_ -notin 'KmsKeyArn', 'Partition', 'AsJson', 'InputObject' } | Sort-Object) | Should -Be $mountParams
         $iam['Bucket'].Attributes.Where({ $_ -is [System.Management.Automation.ParameterAttribute] }).Mandatory | Should -Contain $true
@@ -166,8 +166,9 @@ Describe 'Get-S3MountIamPolicy' {
             $aws = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey }
             $ids = $fake.Instances
             $user = [System.Environment]::UserName
-            $null = New-S3MountService -InstanceId $ids -Bucket genomics-ref -Path /fsx/ref -ReadOnly -User $user @aws -Confirm:$false
-            $null = New-S3MountService -InstanceId $ids[0] -Bucket s3://results/run-42/ -Path /mnt/results -AllowDelete -User $user @aws -Confirm:$false
+            # The nodes' mounts (the set-up, not the README: no S3 to check these buckets against).
+            $null = New-S3MountService -InstanceId $ids -Bucket genomics-ref -Path /fsx/ref -ReadOnly -User $user @aws -SkipBucketCheck -Confirm:$false -ErrorAction Stop
+            $null = New-S3MountService -InstanceId $ids[0] -Bucket s3://results/run-42/ -Path /mnt/results -AllowDelete -User $user @aws -SkipBucketCheck -Confirm:$false -ErrorAction Stop
             foreach ($k in $aws.Keys) { $PSDefaultParameterValues["Get-S3MountService:$k"] = $aws[$k] }
             $out = @(. ([scriptblock]::Create($block[0].Code)) 2>&1 4>&1)
             @($out | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty
