@@ -185,7 +185,7 @@ while (Console.In.ReadLine() is { } command)
             s3 = s3?.Log.ToArray() ?? Array.Empty<string>(),
             commands = fake.Commands.Select(c => new { commandId = c.CommandId, instanceIds = c.InstanceIds, comment = c.Comment, cancelled = c.Cancelled, script = c.Script }),
             // What each SendCommand asked for, in order: instance ids, or the Targets SSM resolved (by tag) into the command's instanceIds.
-            sent = fake.Requests.Where(r => r.Operation == "SendCommand").Select(r => JsonNode.Parse(r.Body)).Select(b => new { instanceIds = b?["InstanceIds"], targets = b?["Targets"], comment = b?["Comment"] }),
+            sent = fake.Requests.Where(r => r.Operation == "SendCommand").Select(r => JsonNode.Parse(r.Body)).Select(b => new { instanceIds = b?["InstanceIds"], targets = b?["Targets"], comment = b?["Comment"], outputS3BucketName = b?["OutputS3BucketName"], outputS3Region = b?["OutputS3Region"], cloudWatchOutputConfig = b?["CloudWatchOutputConfig"] }),
         }));
         Console.Out.Flush();
     }
