@@ -26,6 +26,8 @@
         'Disable-S3MountService'
         'Test-S3MountService'
         'Repair-S3MountService'
+        'Get-S3MountIamPolicy'
+        'Measure-S3MountThroughput'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -19,6 +19,7 @@ public class NodeScriptTests
         yield return new object[] { "control", NodeOperations.Control(ServiceAction.Restart, new[] { spec.UnitName }) };
         yield return new object[] { "remove", NodeOperations.Remove(new[] { spec.UnitName }, force: true, removeDirectory: true) };
         yield return new object[] { "health", NodeOperations.HealthProgram() };
+        yield return new object[] { "measure", Throughput.Script(new ThroughputRequest { ReadPrefix = "data/it's" }, new[] { spec.UnitName }, new[] { spec.Path, "/mnt/other" }) };
         yield return new object[] { "sync", NodeOperations.Sync(new SyncRequest(MountMap.FromSpecs(new[] { spec, MountSpec.Create("other", "/mnt/other") })) { Apply = true, Prune = true }) };
     }
 

@@ -3,7 +3,7 @@
 //   dotnet S3Mount.FakeSsm.Host.dll [--nodes 3] [--offline 1] [--slow SECONDS] [--tag Key=Value ...]
 //       [--simulated N [--min-latency S] [--max-latency S] [--undeliverable N] [--failing N] [--dying N]
 //        [--stuck-pending N] [--large N] [--huge N] [--forged N]]
-//       [--lab-node NAME[,KEY=VALUE]...]... [--lab-script PATH]
+//       [--lab-node NAME[,KEY=VALUE]...]... [--lab-script PATH] [--key ACCESSKEY=SECRET ...]
 //       [--throttle PERCENT] [--fail-first-sends N] [--timeout-scale X] [--api-latency-ms MS] [--bucket NAME=REGION ...]
 //
 // --nodes: sandbox nodes. Each is a directory: the S3Mount script SSM would run is run with /bin/sh against it as its
@@ -21,6 +21,8 @@
 //   with those tags (not the --tag ones); its invocations run in the node as root through 'lab.sh exec NAME'
 //   (LabNodeInstance), in the lab S3MOUNT_LAB_ID names; --lab-script is that lab.sh (default: the repository's
 //   tests/lab/lab.sh above this program).
+// --key ACCESSKEY=SECRET: another key pair the fake accepts (the lab's S3 server's, so one pair of credentials reaches
+//   SSM and S3 as on AWS).
 // --tag: tags on every sandbox, offline and simulated node (tag targets). --throttle: that percentage of calls answers ThrottlingException.
 // --fail-first-sends: the first N SendCommand calls answer 503 (retry tests).
 // --timeout-scale: multiplies delivery and execution timeouts. --bucket: a fake S3 with these buckets (its endpoint
@@ -51,7 +53,7 @@ const string secretKey = "fake/secret/key/for/the/fake/ssm/service0";
 using var fake = new FakeSsmServer(new FakeSsmOptions
 {
     Region = "us-east-1",
-    SecretKeys = new Dictionary<string, string> { [accessKey] = secretKey },
+    SecretKeys = new Dictionary<string, string>(Tags(All("--key"))) { [accessKey] = secretKey },
     TimeoutScale = Dbl("--timeout-scale", 1.0),
     ApiLatency = TimeSpan.FromMilliseconds(Arg("--api-latency-ms", 0)),
     FailFirstSends = Arg("--fail-first-sends", 0),
@@ -183,7 +185,7 @@ while (Console.In.ReadLine() is { } command)
             s3 = s3?.Log.ToArray() ?? Array.Empty<string>(),
             commands = fake.Commands.Select(c => new { commandId = c.CommandId, instanceIds = c.InstanceIds, comment = c.Comment, cancelled = c.Cancelled, script = c.Script }),
             // What each SendCommand asked for, in order: instance ids, or the Targets SSM resolved (by tag) into the command's instanceIds.
-            sent = fake.Requests.Where(r => r.Operation == "SendCommand").Select(r => JsonNode.Parse(r.Body)).Select(b => new { instanceIds = b?["InstanceIds"], targets = b?["Targets"], comment = b?["Comment"] }),
+            sent = fake.Requests.Where(r => r.Operation == "SendCommand").Select(r => JsonNode.Parse(r.Body)).Select(b => new { instanceIds = b?["InstanceIds"], targets = b?["Targets"], comment = b?["Comment"], outputS3BucketName = b?["OutputS3BucketName"], outputS3Region = b?["OutputS3Region"], cloudWatchOutputConfig = b?["CloudWatchOutputConfig"] }),
         }));
         Console.Out.Flush();
     }

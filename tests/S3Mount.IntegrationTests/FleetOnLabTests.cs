@@ -115,13 +115,13 @@ public sealed class FleetOnLabTests
             return (r.ExitCode, r.StdOut, r.StdErr);
         });
 
-    internal static async Task<List<FleetNodeResult<T>>> RunAsync<T>(FakeSsmServer fake, NodeScript script, IReadOnlyList<string> ids, Func<ResultBlock, T> parse)
+    internal static async Task<List<FleetNodeResult<T>>> RunAsync<T>(FakeSsmServer fake, NodeScript script, IReadOnlyList<string> ids, Func<ResultBlock, T> parse, string? maxConcurrency = null)
     {
         using var ssm = new SsmClient(ResolvedAwsSettings.FromKeys("AKIAFLEETLAB00000001", "fleet/lab/secret/key/0000000000000000000", "us-east-1", fake.Endpoint));
         var runner = new FleetRunner(ssm, null, new FleetRunnerOptions { PollInterval = TimeSpan.FromMilliseconds(200), MaxPollInterval = TimeSpan.FromMilliseconds(500) });
         var results = new List<FleetNodeResult<T>>();
         var sink = new DelegateFleetSink<T>(r => { lock (results) { results.Add(r); } });
-        await runner.RunAsync(new FleetRunRequest { Script = script.Text, InstanceIds = ids }, o => parse(o.Block), sink, Ct);
+        await runner.RunAsync(new FleetRunRequest { Script = script.Text, InstanceIds = ids, MaxConcurrency = maxConcurrency }, o => parse(o.Block), sink, Ct);
         return results;
     }
 }

@@ -29,6 +29,8 @@ BeforeAll {
         'bootstrap'        = 'tests/pester/ReadmeBootstrap.Tests.ps1'
         'bootstrap-output' = 'tests/pester/ReadmeBootstrap.Tests.ps1'
         'bootstrap-recipe' = 'tests/pester/ReadmeBootstrap.Tests.ps1'
+        iam                = 'tests/pester/IamPolicy.Tests.ps1'
+        throughput         = 'tests/pester/Throughput.Tests.ps1'
     }
     $Here = 'main-job', 'image', 'setup', 'ci'
     $onPath = Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1

@@ -60,7 +60,8 @@ Describe 'The README fleet tour, verbatim, on three lab nodes behind the fake SS
         }
 
         # The fake SSM: the lab nodes tagged as ParallelCluster tags its instances, and another cluster's node.
-        $fake = Start-FakeSsm -Nodes 1 -Offline 0 -Tag 'Cluster=pcluster-2' -LabNode @(
+        # The admin's one key pair reaches SSM and S3, as on AWS: the lab S3 server's (S3_KEY in tests/lab/lab.sh).
+        $fake = Start-FakeSsm -Nodes 1 -Offline 0 -Tag 'Cluster=pcluster-2' -Key 'S3RVER=S3RVER' -LabNode @(
             $cluster | ForEach-Object { "$($_.Name),Cluster=pcluster-1,Name=pcluster-1-$($_.Name -replace '^pc1-'),parallelcluster:node-type=$($_.Role)" })
         $labIds = @($fake.LabNodes.instanceId)
         $neighbour = $fake.Instances[0]
@@ -77,9 +78,10 @@ Describe 'The README fleet tour, verbatim, on three lab nodes behind the fake SS
             SdkDirectory  = Join-Path $RepoRoot '.tools/awssdk/4.0.102.14'
             ModuleFolder  = Split-Path -Parent (Split-Path -Parent $ModuleManifest)
             Ec2Instances  = $ec2
-            AccessKey     = $fake.AccessKey
-            SecretKey     = $fake.SecretKey
+            AccessKey     = 'S3RVER'
+            SecretKey     = 'S3RVER'
             SsmEndpoint   = $fake.Endpoint
+            S3Endpoint    = $s3
             NoFile        = Join-Path $work 'no-such-aws-file'
             ReleaseUrl    = $pkg['base']
             Fingerprint   = $pkg['fingerprint']

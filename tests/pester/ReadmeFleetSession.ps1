@@ -4,7 +4,7 @@
 #      SDK that AWS.Tools 5 ships), credentials in $StoredAWSCredentials as Set-AWSCredential leaves them, S3Mount
 #      installed in a folder of $env:PSModulePath (not imported: the tour's first S3Mount command autoloads it);
 #   2. where this machine's AWS is: the SSM endpoint in AWS_ENDPOINT_URL_SSM, the SDKs' standard variable, which
-#      S3Mount honours like AWS.Tools (the tour names no -EndpointUrl); EC2 answers from the stand-in's inventory;
+#      S3Mount honours like AWS.Tools (the tour names no -EndpointUrl), and S3 (the bucket check) in AWS_ENDPOINT_URL_S3; EC2 answers from the stand-in's inventory;
 #      the package mirror (the lab's signed package server) in $PSDefaultParameterValues, as a mirror's admin sets it;
 #   3. the tour, statement by statement, each exactly as the README writes it; after each one the state of every node
 #      (read with lab.sh exec, never through S3Mount), its output, warnings and error records.
@@ -27,6 +27,9 @@ foreach ($v in 'AWS_ACCESS_KEY_ID', 'AWS_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY', '
     Remove-Item -LiteralPath "Env:$v" -ErrorAction SilentlyContinue
 }
 $env:AWS_ENDPOINT_URL_SSM = $cfg.SsmEndpoint
+# S3 is the lab's S3 server, which the nodes' mount-s3 reaches too: New-S3MountService's bucket check goes there
+# through AWS_ENDPOINT_URL_S3, the SDKs' variable for it.
+$env:AWS_ENDPOINT_URL_S3 = $cfg.S3Endpoint
 $env:AWS_SHARED_CREDENTIALS_FILE = $cfg.NoFile
 $env:AWS_CONFIG_FILE = $cfg.NoFile
 $env:AWS_EC2_METADATA_DISABLED = 'true'

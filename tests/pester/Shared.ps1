@@ -105,12 +105,13 @@ function Start-FakeSsm {
     # process. The simulated node kinds (see the host's Program.cs) come back in .Simulated, by kind. -Tag 'KEY=VALUE':
     # tags of the sandbox, offline and simulated nodes. -LabNode 'NAME[,KEY=VALUE]...': booted nodes of the node lab
     # (tests/lab/lab.sh, the lab S3MOUNT_LAB_ID names) as instances with those tags; commands run in them as root.
+    # -Key 'ACCESSKEY=SECRET': another key pair the fake accepts besides its own (.AccessKey, .SecretKey).
     param(
         [int] $Nodes = 3, [int] $Offline = 1, [int] $Slow = 0,
         [int] $Simulated = 0, [double] $MinLatency = 0.2, [double] $MaxLatency = 1.0,
         [int] $Undeliverable = 0, [int] $Failing = 0, [int] $Dying = 0, [int] $StuckPending = 0, [int] $Large = 0, [int] $Huge = 0, [int] $Forged = 0,
         [int] $Throttle = 0, [int] $FailFirstSends = 0, [double] $TimeoutScale = 1.0, [string[]] $Tag = @(),
-        [string[]] $Bucket = @('genomics-ref=us-east-1', 'my-bucket=us-east-1'), [string[]] $LabNode = @()
+        [string[]] $Bucket = @('genomics-ref=us-east-1', 'my-bucket=us-east-1'), [string[]] $LabNode = @(), [string[]] $Key = @()
     )
     $dll = Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/S3Mount.FakeSsm.Host/bin') -Recurse -Filter 'S3Mount.FakeSsm.Host.dll' |
         Sort-Object LastWriteTime -Descending | Select-Object -First 1
@@ -123,6 +124,7 @@ function Start-FakeSsm {
     foreach ($t in $Tag) { $arguments += @('--tag', $t) }
     foreach ($b in $Bucket) { $arguments += @('--bucket', $b) }
     foreach ($n in $LabNode) { $arguments += @('--lab-node', $n) }
+    foreach ($k in $Key) { $arguments += @('--key', $k) }
     if ($LabNode) { $arguments += @('--lab-script', (Join-Path $script:RepoRoot 'tests/lab/lab.sh')) }
     foreach ($a in $arguments) { $psi.ArgumentList.Add([string]$a) }
     $psi.RedirectStandardInput = $true

@@ -292,8 +292,20 @@ foreach (`$id in @($ids)) { `$i = [Activator]::CreateInstance(`$ec2.GetType('Ama
         $command = @($state.commands | Where-Object comment -EQ 'pester: list for the audit')
         $command.Count | Should -Be 1
         $listed | ForEach-Object { $_.CommandId | Should -Be $command[0].commandId }
-        (Get-Command Get-S3MountService).Parameters.Keys | Should -Contain 'CloudWatchLogGroupName'
-        (Get-Command Get-S3MountService).Parameters.Keys | Should -Contain 'OutputS3Region'
+    }
+
+    It '-CloudWatchLogGroupName and -OutputS3Region reach SendCommand as SSM names them; a region without a bucket is refused' {
+        $ssm = @{ EndpointUrl = $fake.Endpoint; Region = $fake.Region; AccessKey = $fake.AccessKey; SecretKey = $fake.SecretKey }
+        $listed = @(Get-S3MountService -InstanceId $fake.Instances[0] @ssm -Comment 'pester: cloudwatch' -CloudWatchLogGroupName '/s3mount/audit' -OutputS3BucketName 'ssm-output-bucket' -OutputS3Region 'eu-west-1' -ErrorAction SilentlyContinue)
+        $sent = @((Get-FakeSsmState $fake).sent | Where-Object comment -EQ 'pester: cloudwatch')
+        $sent.Count | Should -Be 1
+        $sent[0].cloudWatchOutputConfig.CloudWatchOutputEnabled | Should -BeTrue
+        $sent[0].cloudWatchOutputConfig.CloudWatchLogGroupName | Should -Be '/s3mount/audit'
+        $sent[0].outputS3BucketName | Should -Be 'ssm-output-bucket'
+        $sent[0].outputS3Region | Should -Be 'eu-west-1'
+        $before = @((Get-FakeSsmState $fake).sent).Count
+        { Get-S3MountService -InstanceId $fake.Instances[0] @ssm -OutputS3Region 'eu-west-1' -ErrorAction Stop } | Should -Throw -ExpectedMessage '*goes with -OutputS3BucketName*'
+        @((Get-FakeSsmState $fake).sent).Count | Should -Be $before
     }
 }
 

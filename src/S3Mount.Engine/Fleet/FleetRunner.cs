@@ -207,6 +207,12 @@ public sealed class FleetRunner
         {
             throw Bad("-OutputS3KeyPrefix is limited to 500 characters.", r.OutputS3KeyPrefix);
         }
+
+        // SSM reads both only with an output bucket; without one they would be dropped without a word.
+        if (r.OutputS3BucketName is null && (r.OutputS3Region is not null || r.OutputS3KeyPrefix is not null))
+        {
+            throw Bad((r.OutputS3Region is not null ? "-OutputS3Region" : "-OutputS3KeyPrefix") + " says where the output bucket is: it goes with -OutputS3BucketName.", r.OutputS3Region ?? r.OutputS3KeyPrefix);
+        }
     }
 
     /// <summary>Resolves <c>N</c> / <c>N%</c> against a node count; null for no limit.</summary>

@@ -25,7 +25,10 @@ public sealed class MountMapEntry
         Base = baseSpec;
     }
 
-    /// <summary>How a person finds this entry: <c>Mounts[2]</c>, <c>input object 3</c>.</summary>
+    /// <summary>The <see cref="Source"/> of mount fields given as cmdlet parameters: a problem names the parameter (<c>-Path</c>).</summary>
+    public const string CommandLine = "the command line";
+
+    /// <summary>How a person finds this entry: <c>Mounts[2]</c>, <c>input object 3</c>, <see cref="CommandLine"/>.</summary>
     public string Source { get; }
 
     public IReadOnlyList<KeyValuePair<string, object?>> Fields { get; }
@@ -60,7 +63,7 @@ public sealed class MountMapProblem
     /// <summary><c>nodes.psd1:12:9: Mounts[2].ReadOnly: ...</c>.</summary>
     public override string ToString()
     {
-        var where = Entry is null ? Field : Field is null ? Entry : Entry + "." + Field;
+        var where = Entry is null ? Field : Field is null ? Entry : Entry == MountMapEntry.CommandLine ? "-" + Field : Entry + "." + Field;
         return (Location is null ? string.Empty : Location + ": ") + (where is null ? string.Empty : where + ": ") + Message + " (" + ErrorId + ")";
     }
 }
@@ -70,7 +73,7 @@ public sealed class MountMapException : S3MountException
 {
     public MountMapException(IReadOnlyList<MountMapProblem> problems, string? source)
         : base(ErrorIds.MapInvalid, S3MountErrorKind.InvalidData,
-            (source is null ? "The mount map" : "The mount map " + source) + " was refused before any node was touched (" +
+            (source is null ? "The mount map" : "The mount map " + source) + " was refused before anything was sent or written (" +
             problems.Count + (problems.Count == 1 ? " problem" : " problems") + "):" + System.Environment.NewLine + "  " +
             string.Join(System.Environment.NewLine + "  ", problems.Select(p => p.ToString())),
             source)

@@ -267,7 +267,7 @@ public static class NodeOperations
         }, requireSelection: true);
 
     /// <summary>Mount paths to select services by (normalised; any absolute path a unit may mount).</summary>
-    private static string Paths(IEnumerable<string>? paths) =>
+    internal static string Paths(IEnumerable<string>? paths) =>
         string.Join("\n", (paths ?? Enumerable.Empty<string>())
             .Select(p => MountPath.NormalizeAbsolute(p, "The mount path", ErrorIds.PathInvalid, refuseSystem: false)).Distinct(StringComparer.Ordinal));
 
@@ -282,7 +282,7 @@ public static class NodeOperations
         return MountPath.NormalizeAbsolute(root, "The image root (-Root)", "S3MountRootInvalid", refuseSystem: true);
     }
 
-    private static string Names(IEnumerable<string>? names) =>
+    internal static string Names(IEnumerable<string>? names) =>
         string.Join(" ", (names ?? Enumerable.Empty<string>()).Select(UnitNames.Normalize).Distinct(StringComparer.Ordinal));
 
     private static string Flag(bool value) => value ? "1" : "0";

@@ -268,6 +268,14 @@ public static class NodeResultParser
         [SsmErrorIds.S3MountResultTruncated] = S3MountErrorKind.InvalidData,
         [SsmErrorIds.S3MountResultInvalid] = S3MountErrorKind.InvalidData,
         [SsmErrorIds.S3MountResultTooLarge] = S3MountErrorKind.InvalidData,
+        ["S3MountThroughputNoImage"] = S3MountErrorKind.InvalidArgument,
+        ["S3MountThroughputNotMounted"] = S3MountErrorKind.ResourceUnavailable,
+        ["S3MountThroughputReadOnly"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountThroughputNoDelete"] = S3MountErrorKind.InvalidOperation,
+        ["S3MountThroughputNoFiles"] = S3MountErrorKind.ObjectNotFound,
+        ["S3MountThroughputNoSpace"] = S3MountErrorKind.ResourceUnavailable,
+        ["S3MountThroughputFailed"] = S3MountErrorKind.WriteError,
+        ["S3MountThroughputStopped"] = S3MountErrorKind.OperationStopped,
     };
 
     /// <summary>A node's error message is cut here: it is text from a machine that may not be trusted.</summary>

@@ -414,7 +414,7 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             }
 
             return _commandLine.Count > 0 || Option is not null
-                ? MountMap.Build(new[] { new MountMapEntry("the command line", _commandLine, Option is null ? null : new MountSpec { Options = Option }) }, source: "from the command line")
+                ? MountMap.Build(new[] { new MountMapEntry(MountMapEntry.CommandLine, _commandLine, Option is null ? null : new MountSpec { Options = Option }) }, source: "from the command line")
                 : MountMap.FromSpecs(Array.Empty<MountSpec>());
         }
         catch (S3MountException e)
