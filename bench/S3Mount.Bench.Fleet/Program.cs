@@ -315,7 +315,7 @@ public static class Program
             "$sw = [Diagnostics.Stopwatch]::StartNew(); " +
             "$objects = Get-MountpointS3 -InstanceId $ids -EndpointUrl '" + fake.Endpoint + "' -Region us-east-1 -AccessKey " + AccessKey + " -SecretKey '" + SecretKey + "' -ErrorAction SilentlyContinue -ErrorVariable errs; " +
             "$sw.Stop(); $p = [Diagnostics.Process]::GetCurrentProcess(); " +
-            "[pscustomobject]@{ Objects = @($objects).Count; Distinct = @($objects.InstanceId | Sort-Object -Unique).Count; Errors = $errs.Count; ErrorIds = @($errs | Group-Object { $_.FullyQualifiedErrorId.Split(',')[0] } | ForEach-Object { $_.Name + ' ' + $_.Count }); Wall = $sw.Elapsed.TotalSeconds; PeakWorkingSet = $p.PeakWorkingSet64 } | ConvertTo-Json -Compress";
+            "[pscustomobject]@{ Objects = @($objects).Count; Distinct = @($objects.InstanceId | Sort-Object -Unique).Count; Errors = $errs.Count; ErrorIds = @($errs | Group-Object { $_.FullyQualifiedErrorId.Split(',')[0] } | ForEach-Object { $_.Name + ' ' + $_.Count }); Wall = $sw.Elapsed.TotalSeconds; PeakWorkingSet = $p.PeakWorkingSet64; Pid = $p.Id; ProcessPath = [Environment]::ProcessPath } | ConvertTo-Json -Compress";
         var psi = new ProcessStartInfo(pwsh) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-NoProfile", "-NonInteractive", "-Command", script })
         {
@@ -344,6 +344,10 @@ public static class Program
         var wall = r.GetProperty("Wall").GetDouble();
         var ids = string.Join(", ", r.GetProperty("ErrorIds").EnumerateArray().Select(e => e.GetString()));
         var calls = fake.TotalCalls;
+        // The dotnet tool's pwsh is a shim that starts the real pwsh (dotnet pwsh.dll) as its child: the peak is read
+        // inside the session, from the process that runs the module, never from the shim.
+        var measuredPid = r.GetProperty("Pid").GetInt32();
+        var measured = measuredPid == p.Id ? $"the started process itself (pid {measuredPid})" : $"{r.GetProperty("ProcessPath").GetString()} pid {measuredPid}, not the started {Path.GetFileName(pwsh)} (pid {p.Id}, a launcher)";
         sb.AppendLine("# Fleet through a pwsh session: " + o.Nodes.ToString("N0", CultureInfo.InvariantCulture) + " nodes");
         sb.AppendLine();
         sb.AppendLine($"`Get-MountpointS3 -InstanceId <{o.Nodes} ids>` in `{pwsh} -NoProfile`, the module from `out/S3Mount`, the objects kept in a variable; the nodes answer with this machine's report block.");
@@ -354,6 +358,7 @@ public static class Program
         sb.AppendLine();
         var okCount = objects + errors == o.Nodes && objects == f.ExpectedOk;
         sb.AppendLine($"- One object or one error per node: {(okCount ? "yes" : "NO")} ({objects} + {errors} = {objects + errors} of {o.Nodes}; expected {f.ExpectedOk} objects).");
+        sb.AppendLine($"- Peak working set read in the session ([Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64, VmHWM on Linux) of {measured}.");
         sb.AppendLine($"- Peak working set {peak:0} MB (target < 300 MB: {(peak < 300 ? "met" : "MISSED")}); wall {wall:0.00} s = {wall / (f.Slowest.TotalSeconds + o.Poll):0.00}x (slowest node {f.Slowest.TotalSeconds:0.00} s + one poll {o.Poll} s).");
         Console.WriteLine(sb.ToString());
         return okCount && peak < 300;
