@@ -27,6 +27,7 @@ namespace S3Mount.Bench.Fleet;
 /// <list type="bullet">
 /// <item>default: runner and naive loop at each added API latency (<c>--api-latency-ms 0,50</c>);</item>
 /// <item><c>--throttle-policy</c>: the runner under the two throttle policies (the fleet's pacing, the SDK's retry budget) at each <c>--throttle</c>;</item>
+/// <item><c>--parallel-calls 8,16,32</c>: the runner alone with each <see cref="FleetRunnerOptions.MaxParallelCalls"/> at each added API latency (no naive loop);</item>
 /// <item><c>--pwsh PATH</c>: the module's Get-MountpointS3 in a pwsh process against the fake, with its peak working set.</item>
 /// </list>
 /// </summary>
@@ -49,6 +50,7 @@ public static class Program
         {
             "throttle-policy" => await ThrottlePolicyAsync(o, sb),
             "pwsh" => await PwshAsync(o, sb),
+            "parallel-calls" => await ParallelCallsAsync(o, sb),
             _ => await CompareAsync(o, sb),
         };
         if (o.Out is not null)
@@ -134,22 +136,79 @@ public static class Program
 
     private static ResolvedAwsSettings Settings(FakeSsmServer fake) => ResolvedAwsSettings.FromKeys(AccessKey, SecretKey, "us-east-1", fake.Endpoint);
 
-    private static async Task<Outcome> RunOursAsync(Fleet f, int throttle, TimeSpan apiLatency, TimeSpan poll, bool sdkBudget = false)
+    private static async Task<Outcome> RunOursAsync(Fleet f, int throttle, TimeSpan apiLatency, TimeSpan poll, bool sdkBudget = false, int? parallelCalls = null)
     {
         using var fake = Fake(f, throttle, apiLatency);
-        using var client = new SsmClient(Settings(fake), new SsmClientOptions { SdkRetriesThrottling = sdkBudget });
-        var runner = new FleetRunner(client, null, new FleetRunnerOptions { PollInterval = poll, ThrottleAttempts = sdkBudget ? 1 : 10 });
+        using var sdk = new SsmClient(Settings(fake), new SsmClientOptions { SdkRetriesThrottling = sdkBudget });
+        var sw = Stopwatch.StartNew();
+        var client = new TimedSsmClient(sdk, sw);
+        var runner = new FleetRunner(client, null, new FleetRunnerOptions
+        {
+            PollInterval = poll,
+            ThrottleAttempts = sdkBudget ? 1 : 10,
+            MaxParallelCalls = parallelCalls ?? new FleetRunnerOptions().MaxParallelCalls,
+        });
         var results = new ConcurrentDictionary<string, FleetNodeResult<bool>>();
         var duplicates = 0;
-        var sw = Stopwatch.StartNew();
+        var lastResult = TimeSpan.Zero;
+        sw.Restart();
         await runner.RunAsync(new FleetRunRequest { Script = "echo hi", InstanceIds = f.Ids }, _ => true,
-            new DelegateFleetSink<bool>(r => { if (!results.TryAdd(r.InstanceId, r)) { Interlocked.Increment(ref duplicates); } }), CancellationToken.None);
+            new DelegateFleetSink<bool>(r =>
+            {
+                if (!results.TryAdd(r.InstanceId, r))
+                {
+                    Interlocked.Increment(ref duplicates);
+                }
+
+                lock (results)
+                {
+                    lastResult = sw.Elapsed;
+                }
+            }), CancellationToken.None);
         sw.Stop();
         var wrong = results.Values.Count(r => r.IsSuccess != (!f.Undeliverable.Contains(r.InstanceId) && !f.Failing.Contains(r.InstanceId)));
         var byId = results.Values.Where(r => !r.IsSuccess).GroupBy(r => r.ErrorId).OrderBy(g => g.Key).Select(g => g.Key + " " + g.Count());
         return new Outcome(fake.TotalCalls, fake.Calls.ToDictionary(k => k.Key, v => v.Value), fake.ThrottledCalls, sw.Elapsed,
             results.Values.Count(r => r.IsSuccess), results.Values.Count(r => !r.IsSuccess), results.Count, f.ExpectedOk,
-            "errors: " + string.Join(", ", byId) + (duplicates > 0 ? $"; {duplicates} DUPLICATE results" : string.Empty) + (wrong > 0 ? $"; {wrong} nodes with the WRONG outcome" : string.Empty));
+            $"last SendCommand answered at {client.LastSend.TotalSeconds:0.00} s, last result at {lastResult.TotalSeconds:0.00} s; errors: " + string.Join(", ", byId) + (duplicates > 0 ? $"; {duplicates} DUPLICATE results" : string.Empty) + (wrong > 0 ? $"; {wrong} nodes with the WRONG outcome" : string.Empty));
+    }
+
+    /// <summary>The runner's SSM client, noting when the last SendCommand was answered (the last batch's nodes start then).</summary>
+    private sealed class TimedSsmClient : ISsmClient
+    {
+        private readonly ISsmClient _inner;
+        private readonly Stopwatch _clock;
+        private long _lastSendTicks;
+
+        public TimedSsmClient(ISsmClient inner, Stopwatch clock)
+        {
+            _inner = inner;
+            _clock = clock;
+        }
+
+        public TimeSpan LastSend => TimeSpan.FromTicks(Interlocked.Read(ref _lastSendTicks));
+
+        public async Task<Command> SendCommandAsync(SendCommandRequest request, CancellationToken cancellationToken)
+        {
+            var c = await _inner.SendCommandAsync(request, cancellationToken).ConfigureAwait(false);
+            var now = _clock.Elapsed.Ticks;
+            long seen;
+            while (now > (seen = Interlocked.Read(ref _lastSendTicks)) && Interlocked.CompareExchange(ref _lastSendTicks, now, seen) != seen)
+            {
+            }
+
+            return c;
+        }
+
+        public IAsyncEnumerable<ListCommandInvocationsResponse> ListCommandInvocationsAsync(ListCommandInvocationsRequest request, CancellationToken cancellationToken) => _inner.ListCommandInvocationsAsync(request, cancellationToken);
+
+        public Task<GetCommandInvocationResponse> GetCommandInvocationAsync(GetCommandInvocationRequest request, CancellationToken cancellationToken) => _inner.GetCommandInvocationAsync(request, cancellationToken);
+
+        public Task CancelCommandAsync(CancelCommandRequest request, CancellationToken cancellationToken) => _inner.CancelCommandAsync(request, cancellationToken);
+
+        public IAsyncEnumerable<DescribeInstanceInformationResponse> DescribeInstanceInformationAsync(DescribeInstanceInformationRequest request, CancellationToken cancellationToken) => _inner.DescribeInstanceInformationAsync(request, cancellationToken);
+
+        public IAsyncEnumerable<ListCommandsResponse> ListCommandsAsync(ListCommandsRequest request, CancellationToken cancellationToken) => _inner.ListCommandsAsync(request, cancellationToken);
     }
 
     /// <summary>What an admin writes without S3Mount: one SendCommand per node, then GetCommandInvocation per pending node every poll, the SDK as it comes.</summary>
@@ -301,6 +360,33 @@ public static class Program
         return true;
     }
 
+    /// <summary>The runner alone at each MaxParallelCalls: how much of the wall time is the call budget (preflight and sends before the last batch starts).</summary>
+    private static async Task<bool> ParallelCallsAsync(BenchOptions o, StringBuilder sb)
+    {
+        var f = MakeFleet(o);
+        var poll = TimeSpan.FromSeconds(o.Poll);
+        var throttle = o.Throttle[0];
+        var bound = f.Slowest + poll;
+        sb.AppendLine("# Fleet runner by concurrent API calls: " + o.Nodes.ToString("N0", CultureInfo.InvariantCulture) + " nodes");
+        sb.AppendLine();
+        sb.AppendLine($"The runner alone (no naive loop) with `FleetRunnerOptions.MaxParallelCalls` = {string.Join(", ", o.ParallelCalls)} (default {new FleetRunnerOptions().MaxParallelCalls}). " +
+            "The fake throttles a fixed share of calls whatever their rate; real SSM throttles by rate per account and region, so more parallel calls there also mean more throttling, which this run cannot show.");
+        sb.AppendLine();
+        sb.AppendLine("| parallel calls | added API latency | throttling | API calls | by operation | wall time | wall / (slowest node + one poll) | results | notes |");
+        sb.AppendLine("|---:|---:|---:|---:|---|---:|---:|---|---|");
+        foreach (var ms in o.ApiLatencyMs)
+        {
+            foreach (var n in o.ParallelCalls)
+            {
+                var x = await RunOursAsync(f, throttle, TimeSpan.FromMilliseconds(ms), poll, parallelCalls: n);
+                Console.WriteLine($"parallel {n} {ms}ms: {x.Calls} calls, {x.Wall.TotalSeconds:0.00}s, {x.Ok}/{x.ExpectedOk} ok {x.Notes}");
+                sb.AppendLine($"| {n} | {ms} ms | {throttle}% | {x.Calls} ({x.Throttled} throttled) | {Fmt(x.ByOp)} | {x.Wall.TotalSeconds:0.00} s | {x.Wall.TotalSeconds / bound.TotalSeconds:0.00}x | {x.Ok}/{x.ExpectedOk} ok, {x.Failed} failed, {x.Results} results | {x.Notes} |");
+            }
+        }
+
+        return true;
+    }
+
     private static async Task<bool> PwshAsync(BenchOptions o, StringBuilder sb)
     {
         var f = MakeFleet(o);
@@ -315,7 +401,7 @@ public static class Program
             "$sw = [Diagnostics.Stopwatch]::StartNew(); " +
             "$objects = Get-MountpointS3 -InstanceId $ids -EndpointUrl '" + fake.Endpoint + "' -Region us-east-1 -AccessKey " + AccessKey + " -SecretKey '" + SecretKey + "' -ErrorAction SilentlyContinue -ErrorVariable errs; " +
             "$sw.Stop(); $p = [Diagnostics.Process]::GetCurrentProcess(); " +
-            "[pscustomobject]@{ Objects = @($objects).Count; Distinct = @($objects.InstanceId | Sort-Object -Unique).Count; Errors = $errs.Count; ErrorIds = @($errs | Group-Object { $_.FullyQualifiedErrorId.Split(',')[0] } | ForEach-Object { $_.Name + ' ' + $_.Count }); Wall = $sw.Elapsed.TotalSeconds; PeakWorkingSet = $p.PeakWorkingSet64 } | ConvertTo-Json -Compress";
+            "[pscustomobject]@{ Objects = @($objects).Count; Distinct = @($objects.InstanceId | Sort-Object -Unique).Count; Errors = $errs.Count; ErrorIds = @($errs | Group-Object { $_.FullyQualifiedErrorId.Split(',')[0] } | ForEach-Object { $_.Name + ' ' + $_.Count }); Wall = $sw.Elapsed.TotalSeconds; PeakWorkingSet = $p.PeakWorkingSet64; Pid = $p.Id; ProcessPath = [Environment]::ProcessPath } | ConvertTo-Json -Compress";
         var psi = new ProcessStartInfo(pwsh) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-NoProfile", "-NonInteractive", "-Command", script })
         {
@@ -344,6 +430,10 @@ public static class Program
         var wall = r.GetProperty("Wall").GetDouble();
         var ids = string.Join(", ", r.GetProperty("ErrorIds").EnumerateArray().Select(e => e.GetString()));
         var calls = fake.TotalCalls;
+        // The dotnet tool's pwsh is a shim that starts the real pwsh (dotnet pwsh.dll) as its child: the peak is read
+        // inside the session, from the process that runs the module, never from the shim.
+        var measuredPid = r.GetProperty("Pid").GetInt32();
+        var measured = measuredPid == p.Id ? $"the started process itself (pid {measuredPid})" : $"{r.GetProperty("ProcessPath").GetString()} pid {measuredPid}, not the started {Path.GetFileName(pwsh)} (pid {p.Id}, a launcher)";
         sb.AppendLine("# Fleet through a pwsh session: " + o.Nodes.ToString("N0", CultureInfo.InvariantCulture) + " nodes");
         sb.AppendLine();
         sb.AppendLine($"`Get-MountpointS3 -InstanceId <{o.Nodes} ids>` in `{pwsh} -NoProfile`, the module from `out/S3Mount`, the objects kept in a variable; the nodes answer with this machine's report block.");
@@ -354,6 +444,7 @@ public static class Program
         sb.AppendLine();
         var okCount = objects + errors == o.Nodes && objects == f.ExpectedOk;
         sb.AppendLine($"- One object or one error per node: {(okCount ? "yes" : "NO")} ({objects} + {errors} = {objects + errors} of {o.Nodes}; expected {f.ExpectedOk} objects).");
+        sb.AppendLine($"- Peak working set read in the session ([Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64, VmHWM on Linux) of {measured}.");
         sb.AppendLine($"- Peak working set {peak:0} MB (target < 300 MB: {(peak < 300 ? "met" : "MISSED")}); wall {wall:0.00} s = {wall / (f.Slowest.TotalSeconds + o.Poll):0.00}x (slowest node {f.Slowest.TotalSeconds:0.00} s + one poll {o.Poll} s).");
         Console.WriteLine(sb.ToString());
         return okCount && peak < 300;
@@ -374,7 +465,8 @@ public static class Program
             ApiLatencyMs = List(a, "--api-latency-ms", "0,50");
             Out = Str(a, "--out");
             Pwsh = Str(a, "--pwsh");
-            Mode = a.Contains("--throttle-policy") ? "throttle-policy" : Pwsh is not null ? "pwsh" : "compare";
+            ParallelCalls = Str(a, "--parallel-calls") is null ? Array.Empty<int>() : List(a, "--parallel-calls", string.Empty);
+            Mode = a.Contains("--throttle-policy") ? "throttle-policy" : Pwsh is not null ? "pwsh" : ParallelCalls.Length > 0 ? "parallel-calls" : "compare";
         }
 
         public int Nodes { get; }
@@ -388,6 +480,7 @@ public static class Program
         public int[] ApiLatencyMs { get; }
         public string? Out { get; }
         public string? Pwsh { get; }
+        public int[] ParallelCalls { get; }
         public string Mode { get; }
 
         private static string? Str(string[] a, string name)
