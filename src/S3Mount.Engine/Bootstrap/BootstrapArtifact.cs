@@ -232,15 +232,19 @@ public sealed class BootstrapArtifact
     /// A <c>multipart/mixed</c> document: the parts of <paramref name="mergeWith"/> (kept byte for byte; a single
     /// document that is not MIME becomes the first part), then the script as a part cloud-init runs as a shell script:
     /// gzip in base64 (cloud-init decompresses <c>application/gzip</c> parts), or, when the whole document is
-    /// compressed, plain <c>text/x-shellscript</c>. nodeadm (EKS AL2023) reads only its <c>application/node.eks.aws</c> parts.
+    /// compressed and has LF line ends, plain <c>text/x-shellscript</c>. nodeadm (EKS AL2023) reads only its <c>application/node.eks.aws</c> parts.
     /// </summary>
     private static string Mime(BootstrapScript script, string? mergeWith, bool compressed)
     {
-        var b64 = compressed ? string.Empty : Convert.ToBase64String(Gzip(Utf8(script.Text)));
         string Part(string nl)
         {
             var sb = new StringBuilder();
-            if (compressed)
+
+            // Plain text only in a compressed document with LF line ends. In one with CRLF line ends (merged with
+            // -MergeWith) a text part would be read back with CRLF, and "#!/bin/sh\r" runs nothing: there, as in an
+            // uncompressed document, the script travels gzipped in base64, byte for byte.
+            var plain = compressed && nl == "\n";
+            if (plain)
             {
                 sb.Append("Content-Type: text/x-shellscript; charset=\"utf-8\"").Append(nl);
                 if (script.Text.Any(c => c > 127))
@@ -257,13 +261,14 @@ public sealed class BootstrapArtifact
             sb.Append("Content-Disposition: attachment; filename=\"s3mount-bootstrap.sh\"").Append(nl);
             sb.Append("Content-Description: S3Mount bootstrap (Export-S3MountBootstrap), ").Append(script.Description.Count.ToString(CultureInfo.InvariantCulture)).Append(" step(s)").Append(nl);
             sb.Append(nl);
-            if (compressed)
+            if (plain)
             {
                 // The line break before the next boundary belongs to the boundary (RFC 2046): one more keeps the script's own.
-                sb.Append(nl == "\n" ? script.Text : script.Text.Replace("\n", nl)).Append(nl);
+                sb.Append(script.Text).Append(nl);
             }
             else
             {
+                var b64 = Convert.ToBase64String(Gzip(Utf8(script.Text)));
                 for (var i = 0; i < b64.Length; i += 76)
                 {
                     sb.Append(b64, i, Math.Min(76, b64.Length - i)).Append(nl);
