@@ -89,6 +89,7 @@ Describe 'The README main job, verbatim, on a fresh clone' -Skip:(-not $IsLinux)
         Join-Path $clone 'out/image/etc/systemd/system/mountpoint-s3-17a82347.service' | Should -Exist
         (Get-Item -LiteralPath (Join-Path $clone 'out/image/etc/systemd/system/remote-fs.target.wants/mountpoint-s3-17a82347.service')).LinkType | Should -Be 'SymbolicLink'
         Join-Path $clone 'out/image/mnt/s3' | Should -Exist
+        Join-Path $clone 'out/image/etc/systemd/system/s3mount-health-17a82347.timer' | Should -Exist -Because 'the README names the health check it writes'
         Get-Content -Raw (Join-Path $clone 'out/image/etc/systemd/system/mountpoint-s3-17a82347.service') | Should -Match 'ExecStart=/usr/bin/mount-s3 --read-only --allow-other my-bucket /mnt/s3'
     }
 }
