@@ -96,6 +96,17 @@ Describe 'Export-S3MountBootstrap input' {
         @(Get-Steps $piped).Count | Should -Be 2
     }
 
+    It 'a listed mount''s health check interval comes along, as New-S3MountService takes it from the same object' {
+        $img = New-S3MountSandbox
+        try {
+            $null = New-S3MountService -Root $img -Bucket results -Path /mnt/results -HealthCheckIntervalSeconds 120 -WarningAction SilentlyContinue
+            $piped = Get-S3MountService -Root $img | Export-S3MountBootstrap -WarningAction SilentlyContinue
+            $piped | Should -BeExactly (Export-S3MountBootstrap -Bucket results -Path /mnt/results -HealthCheckIntervalSeconds 120 -WarningAction SilentlyContinue)
+            $piped | Should -Match "HEALTH_INTERVAL='120'"
+        }
+        finally { Remove-Item -LiteralPath $img -Recurse -Force -ErrorAction SilentlyContinue }
+    }
+
     It 'a field one piped object has does not carry over to the next' {
         $two = [pscustomobject]@{ Bucket = 'aaa-bucket'; Path = '/mnt/a'; ReadOnly = $true; Prefix = 'p/' }, [pscustomobject]@{ Bucket = 'bbb-bucket'; Path = '/mnt/b' } |
             Export-S3MountBootstrap -WarningAction SilentlyContinue

@@ -148,28 +148,17 @@ internal static class MountMapReader
     }
 
     /// <summary>
-    /// One piped object as a map entry: a Get-S3MountService object (its mount, options included), a hashtable (every key
-    /// a field), or any other object (every property a field; a PSCustomObject's unknown properties are problems too).
+    /// One piped object as a map entry: a hashtable (every key a field), or any other object, such as Get-S3MountService
+    /// output (its Options the base, every property named like a field a field, ExtraArguments as ExtraArgument; a
+    /// PSCustomObject's unknown properties are problems too).
     /// </summary>
     public static MountMapEntry FromObject(object input, int index)
     {
         var source = "input object " + (index + 1);
         var o = input is PSObject p ? p.BaseObject : input;
-        switch (o)
+        if (o is IDictionary d)
         {
-            case S3MountService s:
-                return new MountMapEntry(source, new[]
-                {
-                    Field(MountSpecFields.Bucket, s.Bucket),
-                    Field(MountSpecFields.Prefix, s.Prefix),
-                    Field(MountSpecFields.Path, s.Path),
-                    Field(MountSpecFields.User, s.User),
-                    Field(MountSpecFields.Group, s.Group),
-                    Field(MountSpecFields.ExtraArgument, s.ExtraArguments),
-                    Field(MountSpecFields.Environment, s.Environment),
-                }, new MountSpec { Options = s.Options });
-            case IDictionary d:
-                return new MountMapEntry(source, d.Keys.Cast<object>().Select(k => Field(Convert.ToString(k, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, Commands.MountInput.Plain(d[k]))));
+            return new MountMapEntry(source, d.Keys.Cast<object>().Select(k => Field(Convert.ToString(k, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, Commands.MountInput.Plain(d[k]))));
         }
 
         var ps = input as PSObject ?? PSObject.AsPSObject(input);
