@@ -46,14 +46,14 @@ var slow = TimeSpan.FromSeconds(Arg("--slow", 0));
 var simulated = Arg("--simulated", 0);
 var minLatency = Dbl("--min-latency", 0.2);
 var maxLatency = Dbl("--max-latency", 1.0);
-var tags = Tags(All("--tag"));
+var tags = Pairs(All("--tag"));
 var sandbox = Directory.CreateTempSubdirectory("s3mount-fakessm-").FullName;
 const string accessKey = "AKIAFAKESSM000000001";
 const string secretKey = "fake/secret/key/for/the/fake/ssm/service0";
 using var fake = new FakeSsmServer(new FakeSsmOptions
 {
     Region = "us-east-1",
-    SecretKeys = new Dictionary<string, string>(Tags(All("--key"))) { [accessKey] = secretKey },
+    SecretKeys = new Dictionary<string, string>(Pairs(All("--key"))) { [accessKey] = secretKey },
     TimeoutScale = Dbl("--timeout-scale", 1.0),
     ApiLatency = TimeSpan.FromMilliseconds(Arg("--api-latency-ms", 0)),
     FailFirstSends = Arg("--fail-first-sends", 0),
@@ -90,7 +90,7 @@ if (labArgs.Count > 0)
     {
         var parts = labArgs[i].Split(',');
         var id = $"i-0fab{i + 1:D13}";
-        var labTags = Tags(parts.Skip(1));
+        var labTags = Pairs(parts.Skip(1));
         fake.AddNode(new FakeNode(id, new LabNodeInstance(labScript, parts[0])) { Tags = labTags });
         labNodes.Add(new { instanceId = id, name = parts[0], tags = labTags });
     }
@@ -237,8 +237,8 @@ double Dbl(string name, double fallback)
 // Every value of a repeatable option.
 List<string> All(string name) => args.Select((a, i) => (a, i)).Where(x => x.a == name && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList();
 
-// KEY=VALUE pairs as SSM and EC2 tags.
-static Dictionary<string, string> Tags(IEnumerable<string> pairs) =>
+// KEY=VALUE pairs: SSM and EC2 tags, and ACCESSKEY=SECRET key pairs.
+static Dictionary<string, string> Pairs(IEnumerable<string> pairs) =>
     pairs.Select(p => p.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : string.Empty, StringComparer.Ordinal);
 
 // tests/lab/lab.sh of the repository this program was built in (it runs from tests/S3Mount.FakeSsm.Host/bin/...).
