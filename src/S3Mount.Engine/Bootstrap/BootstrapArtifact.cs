@@ -35,13 +35,14 @@ public sealed class BootstrapArtifact
 
     private const string MimeBoundary = "S3MOUNT-BOOTSTRAP-PART";
 
-    private BootstrapArtifact(BootstrapFormat format, BootstrapScript script, byte[] bytes, bool compressed, string? configuration)
+    private BootstrapArtifact(BootstrapFormat format, BootstrapScript script, byte[] bytes, bool compressed, string? configuration, BootstrapLoader? loader)
     {
         Format = format;
         Script = script;
         Bytes = bytes;
         Compressed = compressed;
         Configuration = configuration;
+        Loader = loader;
     }
 
     public BootstrapFormat Format { get; }
@@ -59,8 +60,17 @@ public sealed class BootstrapArtifact
     /// <summary>ParallelCluster only: the cluster configuration keys that run the script.</summary>
     public string? Configuration { get; }
 
+    /// <summary>
+    /// Shell, CloudConfig and Mime with a script location: the loader the document carries instead of the script (it
+    /// downloads <see cref="ScriptBytes"/> from there, checks their SHA-256 and runs them); null otherwise.
+    /// </summary>
+    public BootstrapLoader? Loader { get; }
+
+    /// <summary>The bootstrap script as the nodes run it: what goes to the script location of a loader or a ParallelCluster action.</summary>
+    public byte[] ScriptBytes => Utf8(Script.Text);
+
     /// <summary>True for the formats that are EC2 user data (and so held to <see cref="UserDataLimit"/>).</summary>
-    public bool IsUserData => Format is BootstrapFormat.CloudConfig or BootstrapFormat.Mime || (Format == BootstrapFormat.Shell && Compressed);
+    public bool IsUserData => Format is BootstrapFormat.CloudConfig or BootstrapFormat.Mime || (Format == BootstrapFormat.Shell && (Compressed || Loader is not null));
 
     /// <summary>The artifact's SHA-256, lower-case hex.</summary>
     public string Sha256
@@ -75,9 +85,12 @@ public sealed class BootstrapArtifact
     /// <summary>
     /// Builds the artifact. <paramref name="compress"/> gzips the whole document (cloud-init and nodeadm decompress gzip
     /// user data). <paramref name="mergeWith"/> (Mime) is an existing user data document whose parts are kept.
-    /// <paramref name="scriptUri"/> (ParallelCluster) is where the script is put. User data over 16,384 bytes is refused.
+    /// <paramref name="scriptUri"/> is where the script is put: ParallelCluster downloads it from there, and the Shell,
+    /// CloudConfig and Mime documents then carry a <see cref="BootstrapLoader"/> instead of the script (an s3:// location
+    /// needs its bucket's <paramref name="scriptRegion"/>; <paramref name="scriptEndpointUrl"/> is an S3 endpoint for it).
+    /// User data over 16,384 bytes is refused.
     /// </summary>
-    public static BootstrapArtifact Build(BootstrapScript script, BootstrapFormat format, bool compress = false, string? mergeWith = null, string? scriptUri = null)
+    public static BootstrapArtifact Build(BootstrapScript script, BootstrapFormat format, bool compress = false, string? mergeWith = null, string? scriptUri = null, string? scriptRegion = null, string? scriptEndpointUrl = null)
     {
         if (script is null)
         {
@@ -89,23 +102,22 @@ public sealed class BootstrapArtifact
             throw Conflict("-MergeWith keeps the parts of an existing user data document: it goes with -Format Mime only.");
         }
 
-        if (scriptUri is not null && format != BootstrapFormat.ParallelCluster)
-        {
-            throw Conflict("-ScriptUri says where ParallelCluster downloads the script from: it goes with -Format ParallelCluster only.");
-        }
-
+        var loader = scriptUri is not null && format != BootstrapFormat.ParallelCluster ? BootstrapLoader.For(script, scriptUri, scriptRegion, scriptEndpointUrl) : null;
+        var payload = loader is null
+            ? new Payload(script.Text, script.Description, BootstrapScript.NodePath, "s3mount-bootstrap.sh", "S3Mount bootstrap")
+            : new Payload(loader.Text, loader.Description, BootstrapLoader.NodePath, "s3mount-bootstrap-loader.sh", "S3Mount bootstrap loader");
         string? configuration = null;
         string text;
         switch (format)
         {
             case BootstrapFormat.Shell:
-                text = script.Text;
+                text = payload.Text;
                 break;
             case BootstrapFormat.CloudConfig:
-                text = CloudConfig(script, compress);
+                text = CloudConfig(payload, compress);
                 break;
             case BootstrapFormat.Mime:
-                text = Mime(script, mergeWith, compress);
+                text = Mime(payload, mergeWith, compress);
                 break;
             case BootstrapFormat.ParallelCluster:
                 if (compress)
@@ -121,15 +133,17 @@ public sealed class BootstrapArtifact
         }
 
         var bytes = compress ? Gzip(Utf8(text)) : Utf8(text);
-        var artifact = new BootstrapArtifact(format, script, bytes, compress, configuration);
+        var artifact = new BootstrapArtifact(format, script, bytes, compress, configuration, loader);
         if (artifact.IsUserData && bytes.Length > UserDataLimit)
         {
             throw new S3MountException(BootstrapErrorIds.TooLarge, S3MountErrorKind.InvalidArgument,
                 $"The {format} user data of {script.Mounts.Count} mount(s){(script.Steps.Any(s => s.Kind == "install") ? " with an install step" : string.Empty)} is {bytes.Length:N0} bytes" +
                 (compress ? " gzip-compressed" : string.Empty) + $"; EC2 takes at most {UserDataLimit:N0} bytes of user data. " +
-                (compress
-                    ? "Export fewer mounts per document, leave the install out (install Mountpoint in the image), or use -Format ParallelCluster or a Shell script your nodes download."
-                    : "Add -Compress (gzip: cloud-init and nodeadm decompress it), export fewer mounts, or leave the install out."),
+                (loader is not null
+                    ? "Merge it with a smaller document, or add -Compress."
+                    : compress
+                    ? "Put the script where the nodes download it with -ScriptUri (the user data is then a loader of about 2 KB that checks the script's SHA-256), export fewer mounts per document, or leave the install out (install Mountpoint in the image)."
+                    : "Add -Compress (gzip: cloud-init and nodeadm decompress it), or put the script where the nodes download it with -ScriptUri (the user data is then a loader of about 2 KB)."),
                 format.ToString());
         }
 
@@ -177,8 +191,11 @@ public sealed class BootstrapArtifact
         new(BootstrapErrorIds.ParameterConflict, S3MountErrorKind.InvalidArgument, message, null);
 
     // What the documents say about themselves in their comments: the script header's lines.
-    private static IEnumerable<string> Comment(BootstrapScript script, string prefix) =>
-        script.Description.Select(d => prefix + "  " + d);
+    private static IEnumerable<string> Comment(IEnumerable<string> description, string prefix) =>
+        description.Select(d => prefix + "  " + d);
+
+    // What a user data document carries and runs: the bootstrap script, or the loader that downloads it.
+    private sealed record Payload(string Text, IReadOnlyList<string> Description, string NodePath, string FileName, string Title);
 
     /// <summary>
     /// <c>#cloud-config</c>: <c>write_files</c> puts the script at <see cref="BootstrapScript.NodePath"/> and
@@ -186,16 +203,16 @@ public sealed class BootstrapArtifact
     /// The script is inside as gzip and base64, or, when the whole document is compressed, as plain text (compressing
     /// it twice would cost about a kilobyte).
     /// </summary>
-    private static string CloudConfig(BootstrapScript script, bool compressed)
+    private static string CloudConfig(Payload script, bool compressed)
     {
         var sb = new StringBuilder();
         sb.Append("#cloud-config\n");
-        sb.Append("# S3Mount bootstrap (Export-S3MountBootstrap): writes ").Append(BootstrapScript.NodePath).Append(" and runs it once, on the instance's first boot")
+        sb.Append("# ").Append(script.Title).Append(" (Export-S3MountBootstrap): writes ").Append(script.NodePath).Append(" and runs it once, on the instance's first boot")
             .Append(compressed ? " (its s3b_step lines say what each step does).\n" : ":\n");
         if (!compressed)
         {
             // Compressed, the script is in plain text below: no need to say it twice.
-            foreach (var line in Comment(script, "#"))
+            foreach (var line in Comment(script.Description, "#"))
             {
                 sb.Append(line).Append('\n');
             }
@@ -206,7 +223,7 @@ public sealed class BootstrapArtifact
         sb.Append("- name: list\n  settings: [append]\n");
         sb.Append("- name: dict\n  settings: [no_replace, recurse_list]\n");
         sb.Append("write_files:\n");
-        sb.Append("- path: ").Append(BootstrapScript.NodePath).Append('\n');
+        sb.Append("- path: ").Append(script.NodePath).Append('\n');
         sb.Append("  owner: root:root\n");
         sb.Append("  permissions: '0700'\n");
         if (compressed)
@@ -224,7 +241,7 @@ public sealed class BootstrapArtifact
         }
 
         sb.Append("runcmd:\n");
-        sb.Append("- [/bin/sh, ").Append(BootstrapScript.NodePath).Append("]\n");
+        sb.Append("- [/bin/sh, ").Append(script.NodePath).Append("]\n");
         return sb.ToString();
     }
 
@@ -234,7 +251,7 @@ public sealed class BootstrapArtifact
     /// gzip in base64 (cloud-init decompresses <c>application/gzip</c> parts), or, when the whole document is
     /// compressed and has LF line ends, plain <c>text/x-shellscript</c>. nodeadm (EKS AL2023) reads only its <c>application/node.eks.aws</c> parts.
     /// </summary>
-    private static string Mime(BootstrapScript script, string? mergeWith, bool compressed)
+    private static string Mime(Payload script, string? mergeWith, bool compressed)
     {
         string Part(string nl)
         {
@@ -258,8 +275,8 @@ public sealed class BootstrapArtifact
                 sb.Append("Content-Transfer-Encoding: base64").Append(nl);
             }
 
-            sb.Append("Content-Disposition: attachment; filename=\"s3mount-bootstrap.sh\"").Append(nl);
-            sb.Append("Content-Description: S3Mount bootstrap (Export-S3MountBootstrap), ").Append(script.Description.Count.ToString(CultureInfo.InvariantCulture)).Append(" step(s)").Append(nl);
+            sb.Append("Content-Disposition: attachment; filename=\"").Append(script.FileName).Append('"').Append(nl);
+            sb.Append("Content-Description: ").Append(script.Title).Append(" (Export-S3MountBootstrap), ").Append(script.Description.Count.ToString(CultureInfo.InvariantCulture)).Append(" step(s)").Append(nl);
             sb.Append(nl);
             if (plain)
             {
@@ -284,12 +301,12 @@ public sealed class BootstrapArtifact
             sb.Append("MIME-Version: 1.0\n");
             sb.Append("Content-Type: multipart/mixed; boundary=\"").Append(MimeBoundary).Append("\"\n");
             sb.Append('\n');
-            sb.Append("S3Mount bootstrap (Export-S3MountBootstrap): the part below is a shell script that cloud-init runs once")
+            sb.Append(script.Title).Append(" (Export-S3MountBootstrap): the part below is a shell script that cloud-init runs once")
                 .Append(compressed ? ".\n" : ":\n");
             if (!compressed)
             {
                 // Compressed, the script is in plain text below: no need to say it twice.
-                foreach (var line in Comment(script, string.Empty))
+                foreach (var line in Comment(script.Description, string.Empty))
                 {
                     sb.Append(line).Append('\n');
                 }
@@ -314,7 +331,7 @@ public sealed class BootstrapArtifact
         var sb = new StringBuilder();
         sb.Append("# S3Mount bootstrap (Export-S3MountBootstrap) for AWS ParallelCluster 3. The script, ").Append(scriptUri)
             .Append(", runs on each node once it is configured:\n");
-        foreach (var line in Comment(script, "#"))
+        foreach (var line in Comment(script.Description, "#"))
         {
             sb.Append(line).Append('\n');
         }

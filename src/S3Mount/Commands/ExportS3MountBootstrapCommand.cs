@@ -144,13 +144,21 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     [Parameter]
     public string? MergeWith { get; set; }
 
-    /// <summary>ParallelCluster: where the nodes download the script (s3://bucket/key, or an https:// URL).</summary>
+    /// <summary>
+    /// Where the nodes download the script: s3://bucket/key or an https:// URL. ParallelCluster runs it from there; the
+    /// Shell, CloudConfig and Mime user data become a small loader that downloads it (s3:// signed with the instance
+    /// role), checks its SHA-256 and runs it, for bootstraps larger than EC2's 16 KB of user data.
+    /// </summary>
     [Parameter]
     public string? ScriptUri { get; set; }
 
-    /// <summary>ParallelCluster: upload the script to -ScriptUri (s3://) now, with AWSSDK.S3.</summary>
+    /// <summary>Upload the script to -ScriptUri (s3://) now, with AWSSDK.S3.</summary>
     [Parameter]
     public SwitchParameter Upload { get; set; }
+
+    /// <summary>With -ScriptUri (Shell, CloudConfig, Mime): write the script the loader downloads to this file, for your own upload.</summary>
+    [Parameter]
+    public string? ScriptOutFile { get; set; }
 
     /// <summary>Write the artifact to this file (relative to the current location) instead of the pipeline.</summary>
     [Parameter]
@@ -319,7 +327,16 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
                 request = Presigned(request);
             }
 
-            artifact = BootstrapArtifact.Build(BootstrapScript.Compose(request), Format, Compress, MergeWith, ScriptUri);
+            var script = BootstrapScript.Compose(request);
+            var loader = ScriptUri is not null && Format != BootstrapFormat.ParallelCluster;
+
+            // The nodes sign their download of an s3:// script for its bucket's Region: -Region, or the session's.
+            // With -Upload it is the Region the script is uploaded to; without, no credentials are needed to name it.
+            var region = !loader || !ScriptUri!.StartsWith("s3://", StringComparison.Ordinal) ? null
+                : Upload ? ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, EndpointUrl).Region
+                : new[] { Region, Shape.Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString(), System.Environment.GetEnvironmentVariable("AWS_REGION"), System.Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
+                    .FirstOrDefault(r => !string.IsNullOrEmpty(r));
+            artifact = BootstrapArtifact.Build(script, Format, Compress, MergeWith, ScriptUri, region, loader ? EndpointUrl : null);
         }
         catch (S3MountException e)
         {
@@ -341,9 +358,26 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             return;
         }
 
+        if (artifact.Loader is not null)
+        {
+            // The script first: user data whose script is not where it points would fail on every node that boots.
+            var script = $"bootstrap script ({artifact.ScriptBytes.Length:N0} bytes) that the {Format} loader downloads";
+            if (ScriptOutFile is not null)
+            {
+                WriteFile("-ScriptOutFile", ScriptOutFile, artifact.ScriptBytes, script);
+            }
+
+            if (Upload)
+            {
+                UploadScript(artifact.ScriptBytes, script);
+            }
+
+            WriteVerbose("S3Mount: the nodes download the script from " + artifact.Loader.Url + (artifact.Loader.Region is null ? string.Empty : ", signed for " + artifact.Loader.Region));
+        }
+
         if (OutFile is not null)
         {
-            WriteFile(artifact.Bytes, what);
+            WriteFile("-OutFile", OutFile, artifact.Bytes, what);
             return;
         }
 
@@ -359,13 +393,36 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             throw Conflict("-MergeWith keeps the parts of an existing user data document: it goes with -Format Mime only.");
         }
 
-        if ((ScriptUri is not null || Upload) && Format != BootstrapFormat.ParallelCluster)
+        if (ScriptUri is null && (Upload || ScriptOutFile is not null))
         {
-            throw Conflict("-ScriptUri and -Upload place the script for ParallelCluster: they go with -Format ParallelCluster only.");
+            throw Conflict($"-{(Upload ? "Upload" : "ScriptOutFile")} places the script the nodes download: it goes with -ScriptUri.");
+        }
+
+        if (ScriptUri is not null && Format != BootstrapFormat.ParallelCluster)
+        {
+            if (Upload && !ScriptUri.StartsWith("s3://", StringComparison.Ordinal))
+            {
+                throw Conflict("-Upload puts the script into S3: give -ScriptUri s3://bucket/key.");
+            }
+
+            if (ScriptOutFile is not null && OutFile is not null && SamePath(ScriptOutFile, OutFile))
+            {
+                throw Conflict("-ScriptOutFile is the script and -OutFile the user data that downloads it: give them different files.");
+            }
+
+            if (!Upload && ScriptOutFile is null)
+            {
+                throw Conflict("With -ScriptUri the user data is a loader that downloads the script from there: add -Upload to upload it now (s3://), or -ScriptOutFile to write it for your own upload.");
+            }
         }
 
         if (Format == BootstrapFormat.ParallelCluster)
         {
+            if (ScriptOutFile is not null)
+            {
+                throw Conflict("-Format ParallelCluster writes its script with -OutFile: -ScriptOutFile goes with the Shell, CloudConfig and Mime loaders.");
+            }
+
             if (Compress)
             {
                 throw Conflict("ParallelCluster runs the script it downloads as it is: -Compress does not go with -Format ParallelCluster.");
@@ -381,6 +438,19 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             {
                 throw Conflict("The ParallelCluster format puts the script at -ScriptUri: add -Upload to upload it there now, or -OutFile to write it for your own upload (the configuration keys go to the pipeline either way).");
             }
+        }
+    }
+
+    // Two file parameters that name one file; paths that do not resolve are reported when they are written.
+    private bool SamePath(string a, string b)
+    {
+        try
+        {
+            return string.Equals(SessionState.Path.GetUnresolvedProviderPathFromPSPath(a), SessionState.Path.GetUnresolvedProviderPathFromPSPath(b), StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or PSArgumentException or NotSupportedException)
+        {
+            return false;
         }
     }
 
@@ -446,46 +516,57 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     {
         if (OutFile is not null)
         {
-            WriteFile(artifact.Bytes, what);
+            WriteFile("-OutFile", OutFile, artifact.Bytes, what);
         }
 
-        if (Upload && ShouldProcess(ScriptUri, "Upload " + what))
+        if (Upload)
         {
-            var aws = ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, EndpointUrl);
-            try
-            {
-                BootstrapUpload.PutAsync(aws, ScriptUri!, artifact.Bytes, Cancellation).GetAwaiter().GetResult();
-                WriteVerbose("S3Mount: uploaded " + ScriptUri);
-            }
-            catch (S3MountException e)
-            {
-                Terminate(e, ScriptUri);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new PipelineStoppedException();
-            }
+            UploadScript(artifact.Bytes, what);
         }
 
         WriteObject(artifact.Configuration);
     }
 
-    // -OutFile resolves like New-Item's paths (relative to the current location, ~, PowerShell drives); the file is
-    // written whole through a temporary file beside it, or not at all.
-    private void WriteFile(byte[] bytes, string what)
+    // The script to -ScriptUri (s3://), with the session's credentials (unless -WhatIf or -Confirm says no).
+    private void UploadScript(byte[] bytes, string what)
+    {
+        if (!ShouldProcess(ScriptUri, "Upload " + what))
+        {
+            return;
+        }
+
+        var aws = ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, EndpointUrl);
+        try
+        {
+            BootstrapUpload.PutAsync(aws, ScriptUri!, bytes, Cancellation).GetAwaiter().GetResult();
+            WriteVerbose("S3Mount: uploaded " + ScriptUri);
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e, ScriptUri);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    // -OutFile and -ScriptOutFile resolve like New-Item's paths (relative to the current location, ~, PowerShell
+    // drives); the file is written whole through a temporary file beside it, or not at all.
+    private void WriteFile(string parameter, string target, byte[] bytes, string what)
     {
         string path;
         try
         {
-            path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutFile, out var provider, out _);
+            path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(target, out var provider, out _);
             if (provider.Name != "FileSystem")
             {
-                throw new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"-OutFile '{OutFile}' is not a file system path (it is on the {provider.Name} provider).", OutFile);
+                throw new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"{parameter} '{target}' is not a file system path (it is on the {provider.Name} provider).", target);
             }
         }
         catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or PSArgumentException or NotSupportedException)
         {
-            Terminate(new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"-OutFile '{OutFile}' cannot be resolved: {e.Message}", OutFile, e));
+            Terminate(new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"{parameter} '{target}' cannot be resolved: {e.Message}", target, e));
             return;
         }
         catch (S3MountException e)
