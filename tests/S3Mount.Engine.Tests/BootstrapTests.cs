@@ -256,8 +256,8 @@ public class BootstrapTests(ITestOutputHelper output)
     public void Four_mounts_fit_in_gzip_compressed_EC2_user_data_in_every_user_data_format_but_not_with_an_install_step()
     {
         // Since the back-off and the health check (issue 12) the node scripts are about 3.8 KB larger compressed: four
-        // mounts fit, an install step on top of them no longer does (install Mountpoint in the image, or use a script
-        // the nodes download: -Format ParallelCluster, or Shell).
+        // mounts fit, an install step on top of them no longer does self-contained. Then the user data is a loader
+        // that downloads the script (-ScriptUri; BootstrapLoaderTests), or Mountpoint is installed in the image.
         var script = BootstrapSamples.Script(4, false);
         foreach (var format in new[] { BootstrapFormat.Shell, BootstrapFormat.CloudConfig, BootstrapFormat.Mime })
         {

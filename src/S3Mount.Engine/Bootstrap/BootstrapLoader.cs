@@ -61,8 +61,14 @@ public sealed class BootstrapLoader
             throw new ArgumentNullException(nameof(script));
         }
 
+        return For(script.Text, script.Description, scriptUri, region, endpointUrl);
+    }
+
+    // The loader of any script text (the tests pin harmless ones).
+    internal static BootstrapLoader For(string scriptText, IReadOnlyList<string> steps, string scriptUri, string? region, string? endpointUrl)
+    {
         var (url, signedRegion) = Locate(scriptUri, region, endpointUrl);
-        var bytes = new UTF8Encoding(false).GetBytes(script.Text);
+        var bytes = new UTF8Encoding(false).GetBytes(scriptText);
         string sha;
         using (var h = SHA256.Create())
         {
@@ -70,14 +76,14 @@ public sealed class BootstrapLoader
         }
 
         var description = new[] { "download " + scriptUri + " (SHA-256 " + sha.Substring(0, 12) + "...), then run it:" }
-            .Concat(script.Description.Select(d => "  " + d)).ToList();
+            .Concat(steps.Select(d => "  " + d)).ToList();
         var version = typeof(BootstrapLoader).Assembly.GetName().Version?.ToString(3);
         var sb = new StringBuilder();
         sb.Append("#!/bin/sh\n");
         sb.Append("# shellcheck disable=SC2016 # values are single-quoted on purpose: nothing in them expands\n");
         sb.Append("# S3Mount ").Append(version).Append(" bootstrap loader (Export-S3MountBootstrap -ScriptUri): run it as root with /bin/sh. It\n");
         sb.Append("# downloads the bootstrap script, runs it only if its SHA-256 is the one below, and exits with its status. The script:\n");
-        foreach (var d in script.Description)
+        foreach (var d in steps)
         {
             sb.Append("#   ").Append(d).Append('\n');
         }

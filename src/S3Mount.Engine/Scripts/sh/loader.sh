@@ -73,7 +73,7 @@ s3l_credentials() {
   fi
   s3l_md=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
   s3l_md=${s3l_md%/}
-  s3l_st=$(s3l_http PUT "$s3l_md/latest/api/token" "$S3L_DIR/token" 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  s3l_st=$(s3l_http PUT "$s3l_md/latest/api/token" "$S3L_DIR/token" 'X-aws-ec2-metadata-token-ttl-seconds: 300' 'Content-Length: 0')
   [ "$s3l_st" = 200 ] || s3l_fail "no AWS credentials to download $S3L_URI: none in the environment, and the instance metadata service did not answer (HTTP $s3l_st). Give the instance a role that may s3:GetObject it."
   s3l_mt="X-aws-ec2-metadata-token: $(cat -- "$S3L_DIR/token")"
   s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/" "$S3L_DIR/role" "$s3l_mt")

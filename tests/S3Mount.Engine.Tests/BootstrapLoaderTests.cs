@@ -1,0 +1,385 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using S3Mount.Engine.Bootstrap;
+using S3Mount.Engine.Errors;
+
+namespace S3Mount.Engine.Tests;
+
+/// <summary>
+/// The loader that user data carries when the bootstrap does not fit (-ScriptUri): where it downloads from, that it
+/// fits, that it lints, and what it does when run under dash and bash against a loopback HTTP server standing in for S3,
+/// an https host and the instance metadata service: it runs only the script it was exported with, signs an s3://
+/// download as botocore signs it, and takes the instance role's credentials through IMDSv2.
+/// </summary>
+public class BootstrapLoaderTests(ITestOutputHelper output)
+{
+    private const string Harmless = "#!/bin/sh\necho 'result from the script'\necho 'diagnostic from the script' >&2\n[ -z \"${MARK:-}\" ] || : >\"$MARK\"\nexit 3\n";
+
+    [Theory]
+    [InlineData("s3://cluster-assets/s3mount/boot.sh", "us-east-1", null, "https://cluster-assets.s3.us-east-1.amazonaws.com/s3mount/boot.sh")]
+    [InlineData("s3://cluster.assets.example/boot.sh", "eu-west-1", null, "https://s3.eu-west-1.amazonaws.com/cluster.assets.example/boot.sh")]
+    [InlineData("s3://cluster-assets/boot.sh", "cn-north-1", null, "https://cluster-assets.s3.cn-north-1.amazonaws.com.cn/boot.sh")]
+    [InlineData("s3://cluster-assets/a dir/b+c~d_é.sh", "us-west-2", null, "https://cluster-assets.s3.us-west-2.amazonaws.com/a%20dir/b%2Bc~d_%C3%A9.sh")]
+    [InlineData("s3://cluster-assets/k/boot.sh", "us-east-1", "https://bucket.vpce-0abc.s3.us-east-1.vpce.amazonaws.com/", "https://bucket.vpce-0abc.s3.us-east-1.vpce.amazonaws.com/cluster-assets/k/boot.sh")]
+    [InlineData("s3://cluster-assets/k/boot.sh", "us-east-1", "http://127.0.0.1:4568", "http://127.0.0.1:4568/cluster-assets/k/boot.sh")]
+    [InlineData("https://assets.example.com/s3mount/boot.sh?v=2", null, null, "https://assets.example.com/s3mount/boot.sh?v=2")]
+    [InlineData("http://127.0.0.1:8080/boot.sh", null, null, "http://127.0.0.1:8080/boot.sh")]
+    public void The_loader_downloads_from_the_S3_REST_URL_of_an_object_or_the_https_URL_as_given(string uri, string? region, string? endpoint, string url)
+    {
+        var loader = BootstrapLoader.For(BootstrapSamples.Script(1, false), uri, region, endpoint);
+        Assert.Equal(url, loader.Url);
+        Assert.Equal(uri.StartsWith("s3://", StringComparison.Ordinal) ? region : null, loader.Region);
+        Assert.Contains("S3L_URL=" + Scripts.NodeScript.ShellQuote(url) + "\n", loader.Text, StringComparison.Ordinal);
+        Assert.Contains("S3L_REGION=" + Scripts.NodeScript.ShellQuote(loader.Region ?? string.Empty) + "\n", loader.Text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ftp://assets.example.com/boot.sh", null, null)]
+    [InlineData("http://assets.example.com/boot.sh", null, null)]
+    [InlineData("https://user:secret@assets.example.com/boot.sh", null, null)]
+    [InlineData("https://assets.example.com/", null, null)]
+    [InlineData("https://assets.example.com/a b.sh", null, null)]
+    [InlineData("s3://cluster-assets/", "us-east-1", null)]
+    [InlineData("s3://cluster-assets/boot.sh", null, null)]
+    [InlineData("s3://cluster-assets/boot.sh", "Virginia", null)]
+    [InlineData("s3://cluster-assets/boot.sh", "us-east-1", "http://s3.example.com")]
+    [InlineData("s3://cluster-assets/boot\n.sh", "us-east-1", null)]
+    [InlineData("", null, null)]
+    public void A_location_the_nodes_cannot_download_from_is_refused_with_its_id(string uri, string? region, string? endpoint)
+    {
+        var e = Assert.Throws<S3MountException>(() => BootstrapArtifact.Build(BootstrapSamples.Script(1, false), BootstrapFormat.CloudConfig, true, scriptUri: uri, scriptRegion: region, scriptEndpointUrl: endpoint));
+        Assert.Equal(BootstrapErrorIds.ScriptUriInvalid, e.ErrorId);
+        output.WriteLine(e.Message);
+    }
+
+    [Fact]
+    public void Four_and_sixteen_mounts_with_an_install_step_fit_as_a_loader_in_every_user_data_format()
+    {
+        var rows = new List<string> { "| mounts | install | Shell | Shell -Compress | CloudConfig | CloudConfig -Compress | Mime | Mime -Compress | script |", "|---|---|---|---|---|---|---|---|---|" };
+        foreach (var n in new[] { 1, 4, 16 })
+        {
+            foreach (var install in new[] { false, true })
+            {
+                var script = BootstrapSamples.Script(n, install);
+                var sizes = new List<string>();
+                foreach (var format in new[] { BootstrapFormat.Shell, BootstrapFormat.CloudConfig, BootstrapFormat.Mime })
+                {
+                    foreach (var compress in new[] { false, true })
+                    {
+                        var a = BootstrapArtifact.Build(script, format, compress, scriptUri: "s3://cluster-assets/s3mount/bootstrap.sh", scriptRegion: "us-east-1");
+                        Assert.True(a.IsUserData);
+                        Assert.NotNull(a.Loader);
+                        Assert.True(a.Bytes.Length <= BootstrapArtifact.UserDataLimit, $"{n} {install} {format} {compress}: {a.Bytes.Length}");
+                        Assert.Equal(script.Text, Encoding.UTF8.GetString(a.ScriptBytes));
+                        sizes.Add(a.Bytes.Length.ToString("N0"));
+                    }
+                }
+
+                rows.Add($"| {n} | {(install ? "yes" : "no")} | {string.Join(" | ", sizes)} | {script.Text.Length:N0} |");
+            }
+        }
+
+        // Self-contained, four mounts with an install step do not fit (see BootstrapTests): the loader is what does.
+        Assert.Equal(BootstrapErrorIds.TooLarge, Assert.Throws<S3MountException>(() => BootstrapArtifact.Build(BootstrapSamples.Script(4, true), BootstrapFormat.CloudConfig, compress: true)).ErrorId);
+        output.WriteLine(string.Join("\n", rows));
+    }
+
+    [Fact]
+    public void The_documents_carry_the_loader_where_the_script_would_be()
+    {
+        var script = BootstrapSamples.Script(2, true);
+        var cc = BootstrapArtifact.Build(script, BootstrapFormat.CloudConfig, scriptUri: "https://assets.example.com/boot.sh");
+        Assert.Contains("- path: " + BootstrapLoader.NodePath + "\n", cc.Text, StringComparison.Ordinal);
+        Assert.Contains("- [/bin/sh, " + BootstrapLoader.NodePath + "]\n", cc.Text, StringComparison.Ordinal);
+        Assert.Contains("#    1. install mount-s3 1.23.0", cc.Text, StringComparison.Ordinal);
+        var mime = BootstrapArtifact.Build(script, BootstrapFormat.Mime, compress: true, scriptUri: "https://assets.example.com/boot.sh");
+        var text = Encoding.UTF8.GetString(BootstrapArtifact.Gunzip(mime.Bytes));
+        Assert.Contains("filename=\"s3mount-bootstrap-loader.sh\"", text, StringComparison.Ordinal);
+        Assert.Contains(mime.Loader!.Text, text, StringComparison.Ordinal);
+        var shell = BootstrapArtifact.Build(script, BootstrapFormat.Shell, scriptUri: "https://assets.example.com/boot.sh");
+        Assert.Equal(shell.Loader!.Text, shell.Text);
+        Assert.Contains("S3L_SHA256='" + Sha256(shell.ScriptBytes) + "'\n", shell.Text, StringComparison.Ordinal);
+        Assert.Contains("S3L_SAVE='" + BootstrapScript.NodePath + "'\n", shell.Text, StringComparison.Ordinal);
+
+        // ParallelCluster downloads the script itself: no loader there.
+        Assert.Null(BootstrapArtifact.Build(script, BootstrapFormat.ParallelCluster, scriptUri: "s3://cluster-assets/boot.sh").Loader);
+    }
+
+    [Fact]
+    public void The_loader_is_shellcheck_clean_and_parses_in_dash_and_bash()
+    {
+        foreach (var (uri, region) in new[] { ("s3://cluster-assets/it's $(id).sh", "us-east-1"), ("https://assets.example.com/boot.sh", null) })
+        {
+            var text = BootstrapLoader.For(BootstrapSamples.Script(1, true), uri, region).Text;
+            var (code, said) = Run(Sh.Require("shellcheck"), text, null, "-s", "sh", "-");
+            Assert.True(code == 0, said);
+            foreach (var shell in new[] { "dash", "bash" })
+            {
+                (code, said) = Run(Sh.Require(shell), text, null, "-n");
+                Assert.True(code == 0, shell + ": " + said);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sh.Shells), MemberType = typeof(Sh))]
+    public void The_loader_runs_the_script_it_downloads_only_when_its_SHA256_is_the_pinned_one(string shell)
+    {
+        using var dir = new ImageRoot();
+        using var server = new LoopbackHttp();
+        var bytes = Encoding.UTF8.GetBytes(Harmless);
+        server.Serve("/s3mount/boot.sh", bytes);
+        var loader = Loader(Harmless, server.Url + "s3mount/boot.sh", null, dir.Path);
+        var mark = Path.Combine(dir.Path, "ran");
+
+        var r = RunLoader(shell, loader, dir.Path, ("MARK", mark));
+        Assert.True(r.Code == 3, r.Said);
+        Assert.Equal("result from the script\n", r.StdOut);
+        Assert.Contains("diagnostic from the script", r.StdErr, StringComparison.Ordinal);
+        Assert.Contains("s3mount-bootstrap: running " + Path.Combine(dir.Path, "saved/bootstrap.sh") + " (SHA-256 " + Sha256(bytes) + ", verified)", r.StdErr, StringComparison.Ordinal);
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dir.Path, "saved/bootstrap.sh")));
+        Assert.Equal((UnixFileMode)0x1C0, File.GetUnixFileMode(Path.Combine(dir.Path, "saved/bootstrap.sh")));
+        Assert.True(File.Exists(mark));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "tmp")));
+
+        // A changed script is never run, and the kept one stays as it was.
+        File.Delete(mark);
+        server.Serve("/s3mount/boot.sh", Encoding.UTF8.GetBytes(Harmless + "# one more line\n"));
+        r = RunLoader(shell, loader, dir.Path, ("MARK", mark));
+        Assert.True(r.Code == 1, r.Said);
+        Assert.Equal(string.Empty, r.StdOut);
+        Assert.Contains("s3mount-bootstrap: FAILED: " + server.Url + "s3mount/boot.sh is not the script this user data was exported with", r.StdErr, StringComparison.Ordinal);
+        Assert.Contains("expected " + Sha256(bytes) + ", " + bytes.Length + " bytes); nothing was run", r.StdErr, StringComparison.Ordinal);
+        Assert.False(File.Exists(mark));
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dir.Path, "saved/bootstrap.sh")));
+
+        // Not there: the HTTP status, nothing run.
+        server.Serve("/s3mount/boot.sh", null, 404, "<Error><Code>NoSuchKey</Code></Error>");
+        r = RunLoader(shell, loader, dir.Path, ("MARK", mark));
+        Assert.True(r.Code == 1, r.Said);
+        Assert.Contains("could not download " + server.Url + "s3mount/boot.sh (HTTP 404, NoSuchKey); nothing was run.", r.StdErr, StringComparison.Ordinal);
+        Assert.False(File.Exists(mark));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "tmp")));
+    }
+
+    [Fact]
+    public void An_s3_download_is_signed_as_botocore_signs_it()
+    {
+        using var dir = new ImageRoot();
+        using var server = new LoopbackHttp();
+        server.Serve("/cluster-assets/dir/my%20boot%2B1.sh", Encoding.UTF8.GetBytes(Harmless));
+        var loader = Loader(Harmless, "s3://cluster-assets/dir/my boot+1.sh", "eu-west-1", dir.Path, server.Url.TrimEnd('/'));
+        foreach (var token in new[] { "FwoGZXIvYXdzE/tok+en==", string.Empty })
+        {
+            var r = RunLoader("dash", loader, dir.Path, ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+                ("AWS_SESSION_TOKEN", token), ("S3L_NOW", "20261202T101500Z"));
+            Assert.True(r.Code == 3, r.Said);
+            var got = server.Requests.Last();
+            Assert.Equal("GET /cluster-assets/dir/my%20boot%2B1.sh", got.Line);
+            Assert.Equal(token.Length == 0 ? null : token, got.Header("x-amz-security-token"));
+            var expected = Botocore(server.Url.TrimEnd('/') + "/cluster-assets/dir/my%20boot%2B1.sh", "eu-west-1", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, "2026-12-02T10:15:00");
+            Assert.Equal(expected, got.Header("Authorization"));
+            output.WriteLine(expected);
+        }
+    }
+
+    [Fact]
+    public void Without_credentials_in_the_environment_the_loader_takes_the_instance_role_through_IMDSv2()
+    {
+        using var dir = new ImageRoot();
+        using var server = new LoopbackHttp();
+        server.Serve("/cluster-assets/boot.sh", Encoding.UTF8.GetBytes(Harmless));
+        server.Serve("PUT /latest/api/token", Encoding.UTF8.GetBytes("IMDS-TOKEN-1"), require: ("X-aws-ec2-metadata-token-ttl-seconds", "300"));
+        server.Serve("/latest/meta-data/iam/security-credentials/", Encoding.UTF8.GetBytes("node-role"), require: ("X-aws-ec2-metadata-token", "IMDS-TOKEN-1"));
+        server.Serve("/latest/meta-data/iam/security-credentials/node-role", Encoding.UTF8.GetBytes(
+            "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-12-02T10:00:00Z\",\n  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"ASIAROLEKEY\",\n  \"SecretAccessKey\" : \"role/secret+key\",\n  \"Token\" : \"role-session-token==\",\n  \"Expiration\" : \"2026-12-02T16:00:00Z\"\n}"),
+            require: ("X-aws-ec2-metadata-token", "IMDS-TOKEN-1"));
+        var loader = Loader(Harmless, "s3://cluster-assets/boot.sh", "us-east-1", dir.Path, server.Url.TrimEnd('/'));
+        var r = RunLoader("dash", loader, dir.Path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url), ("S3L_NOW", "20261202T101500Z"));
+        Assert.True(r.Code == 3, r.Said);
+        var got = server.Requests.Last();
+        Assert.Equal("GET /cluster-assets/boot.sh", got.Line);
+        Assert.Equal("role-session-token==", got.Header("x-amz-security-token"));
+        Assert.Equal(Botocore(server.Url.TrimEnd('/') + "/cluster-assets/boot.sh", "us-east-1", "ASIAROLEKEY", "role/secret+key", "role-session-token==", "2026-12-02T10:15:00"), got.Header("Authorization"));
+
+        // An instance without a role: the reason, and nothing run.
+        server.Serve("/latest/meta-data/iam/security-credentials/", null, 404, "not found");
+        r = RunLoader("dash", loader, dir.Path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url));
+        Assert.True(r.Code == 1, r.Said);
+        Assert.Contains("the instance has no role (instance metadata: HTTP 404)", r.StdErr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, r.StdOut);
+    }
+
+    // --- helpers ----------------------------------------------------------------------------------------------------
+
+    // The loader of a harmless script, keeping it under DIR/saved instead of /var/lib/s3mount.
+    private static string Loader(string script, string uri, string? region, string dir, string? endpoint = null) =>
+        BootstrapLoader.For(script, new[] { "1. a harmless script" }, uri, region, endpoint).Text
+            .Replace("S3L_SAVE='" + BootstrapScript.NodePath + "'\n", "S3L_SAVE=" + Scripts.NodeScript.ShellQuote(Path.Combine(dir, "saved/bootstrap.sh")) + "\n", StringComparison.Ordinal);
+
+    private sealed record LoaderRun(int Code, string StdOut, string StdErr)
+    {
+        public string Said => $"exit {Code}\nstdout:\n{StdOut}\nstderr:\n{StdErr}";
+    }
+
+    private static LoaderRun RunLoader(string shell, string loader, string dir, params (string Name, string Value)[] env)
+    {
+        var file = Path.Combine(dir, "loader.sh");
+        File.WriteAllText(file, loader);
+        Directory.CreateDirectory(Path.Combine(dir, "tmp"));
+        var psi = new ProcessStartInfo(Sh.Require(shell)) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        psi.ArgumentList.Add(file);
+        foreach (var name in psi.Environment.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal) || k == "JOURNAL_STREAM").ToList())
+        {
+            psi.Environment.Remove(name);
+        }
+
+        // No metadata service to wait for unless the test gives one (a closed loopback port answers at once).
+        psi.Environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "http://127.0.0.1:9";
+        psi.Environment["TMPDIR"] = Path.Combine(dir, "tmp");
+        foreach (var (name, value) in env)
+        {
+            psi.Environment[name] = value;
+        }
+
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)), "the loader did not end");
+        return new LoaderRun(p.ExitCode, so.Result, se.Result);
+    }
+
+    private static (int Code, string Said) Run(string file, string stdin, string? dir, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir ?? Environment.CurrentDirectory };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        p.WaitForExit();
+        return (p.ExitCode, so.Result + se.Result);
+    }
+
+    // The Authorization header botocore (the AWS CLI's signer) gives the same GET at the same time.
+    private static string Botocore(string url, string region, string key, string secret, string token, string at)
+    {
+        var python = Sh.Require("python3");
+        const string program = """
+            import sys, datetime
+            from unittest import mock
+            from botocore.auth import S3SigV4Auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+            url, region, key, secret, token, at = sys.argv[1:7]
+            req = AWSRequest(method='GET', url=url)
+            with mock.patch('botocore.auth.datetime') as d:
+                d.datetime.utcnow.return_value = datetime.datetime.strptime(at, '%Y-%m-%dT%H:%M:%S')
+                d.datetime.strptime = datetime.datetime.strptime
+                S3SigV4Auth(Credentials(key, secret, token or None), 's3', region).add_auth(req)
+            print(req.headers['Authorization'])
+            """;
+        var (code, said) = Run(python, string.Empty, null, "-c", program, url, region, key, secret, token, at);
+        if (code != 0 && said.Contains("No module named 'botocore'", StringComparison.Ordinal))
+        {
+            if (Environment.GetEnvironmentVariable("CI") is not null)
+            {
+                Assert.Fail("python3-botocore is missing; .ci/setup installs it.");
+            }
+
+            Assert.Skip("python3-botocore is not installed here (apt-get install python3-botocore).");
+        }
+
+        Assert.True(code == 0, said);
+        return said.Trim();
+    }
+
+    private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+
+    /// <summary>A loopback HTTP server: answers each path (or "METHOD path") with what it was given, and keeps every request.</summary>
+    private sealed class LoopbackHttp : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly ConcurrentDictionary<string, (byte[]? Body, int Status, string? Text, (string Name, string Value)? Require)> _routes = new();
+        private readonly Task _loop;
+
+        public LoopbackHttp()
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            Url = $"http://127.0.0.1:{port}/";
+            _listener.Prefixes.Add(Url);
+            _listener.Start();
+            _loop = Task.Run(LoopAsync);
+        }
+
+        public string Url { get; }
+
+        public ConcurrentQueue<Request> Requests { get; } = new();
+
+        public void Serve(string route, byte[]? body, int status = 200, string? text = null, (string Name, string Value)? require = null) =>
+            _routes[route.Contains(' ', StringComparison.Ordinal) ? route : "GET " + route] = (body, status, text, require);
+
+        private async Task LoopAsync()
+        {
+            while (_listener.IsListening)
+            {
+                HttpListenerContext c;
+                try
+                {
+                    c = await _listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+
+                var path = c.Request.RawUrl ?? "/";
+                var request = new Request(c.Request.HttpMethod + " " + path, c.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => c.Request.Headers[k]!, StringComparer.OrdinalIgnoreCase));
+                Requests.Enqueue(request);
+                var (body, status, text, require) = _routes.TryGetValue(request.Line, out var r) ? r : (null, 404, "no route", null);
+                if (require is { } h && request.Header(h.Name) != h.Value)
+                {
+                    (body, status, text) = (null, 401, "missing " + h.Name);
+                }
+
+                var bytes = body ?? Encoding.UTF8.GetBytes(text ?? string.Empty);
+                try
+                {
+                    c.Response.StatusCode = status;
+                    c.Response.ContentLength64 = bytes.Length;
+                    await c.Response.OutputStream.WriteAsync(bytes);
+                    c.Response.Close();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or IOException)
+                {
+                    // the client went away, or the server is stopping
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            _listener.Close();
+            _loop.Wait(TimeSpan.FromSeconds(5));
+        }
+    }
+
+    private sealed record Request(string Line, Dictionary<string, string> Headers)
+    {
+        public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
+    }
+}
