@@ -206,10 +206,13 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         Assert.Equal("role-session-token==", got.Header("x-amz-security-token"));
         Assert.Equal(Botocore(server.Url.TrimEnd('/') + "/cluster-assets/boot.sh", "us-east-1", "ASIAROLEKEY", "role/secret+key", "role-session-token==", "2026-12-02T10:15:00"), got.Header("Authorization"));
 
-        // An instance without a role: the reason, and nothing run.
+        // An instance without a role (asked three times: right after launch the role can take a moment to appear): the
+        // reason, and nothing run.
         server.Serve("/latest/meta-data/iam/security-credentials/", null, 404, "not found");
+        var asked = server.Requests.Count(q => q.Line == "GET /latest/meta-data/iam/security-credentials/");
         r = RunLoader("dash", loader, dir.Path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url));
         Assert.True(r.Code == 1, r.Said);
+        Assert.Equal(3, server.Requests.Count(q => q.Line == "GET /latest/meta-data/iam/security-credentials/") - asked);
         Assert.Contains("the instance has no role (instance metadata: HTTP 404)", r.StdErr, StringComparison.Ordinal);
         Assert.Equal(string.Empty, r.StdOut);
     }

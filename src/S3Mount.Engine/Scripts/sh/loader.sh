@@ -76,8 +76,13 @@ s3l_credentials() {
   s3l_st=$(s3l_http PUT "$s3l_md/latest/api/token" "$S3L_DIR/token" 'X-aws-ec2-metadata-token-ttl-seconds: 300' 'Content-Length: 0')
   [ "$s3l_st" = 200 ] || s3l_fail "no AWS credentials to download $S3L_URI: none in the environment, and the instance metadata service did not answer (HTTP $s3l_st). Give the instance a role that may s3:GetObject it."
   s3l_mt="X-aws-ec2-metadata-token: $(cat -- "$S3L_DIR/token")"
-  s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/" "$S3L_DIR/role" "$s3l_mt")
-  s3l_role=$(head -n 1 "$S3L_DIR/role" 2>/dev/null)
+  # Right after launch the role's credentials can take a few seconds to appear: three tries, 2 s apart.
+  for s3l_try in 1 2 3; do
+    s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/" "$S3L_DIR/role" "$s3l_mt")
+    s3l_role=$(head -n 1 "$S3L_DIR/role" 2>/dev/null)
+    [ "$s3l_st" != 200 ] || [ -z "$s3l_role" ] || break
+    [ "$s3l_try" = 3 ] || sleep 2
+  done
   { [ "$s3l_st" = 200 ] && [ -n "$s3l_role" ]; } || s3l_fail "the instance has no role (instance metadata: HTTP $s3l_st), so $S3L_URI cannot be downloaded: attach an instance profile whose role may s3:GetObject it."
   s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/$s3l_role" "$S3L_DIR/creds" "$s3l_mt")
   S3L_AK=$(s3l_json AccessKeyId "$S3L_DIR/creds")
