@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using S3Mount.Engine.Bootstrap;
@@ -115,11 +113,11 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         foreach (var (uri, region) in new[] { ("s3://cluster-assets/it's $(id).sh", "us-east-1"), ("https://assets.example.com/boot.sh", null) })
         {
             var text = BootstrapLoader.For(BootstrapSamples.Script(1, true), uri, region).Text;
-            var (code, said) = Run(Sh.Require("shellcheck"), text, null, "-s", "sh", "-");
+            var (code, said) = Sh.Exec(Sh.Require("shellcheck"), text, "-s", "sh", "-");
             Assert.True(code == 0, said);
             foreach (var shell in new[] { "dash", "bash" })
             {
-                (code, said) = Run(Sh.Require(shell), text, null, "-n");
+                (code, said) = Sh.Exec(Sh.Require(shell), text, "-n");
                 Assert.True(code == 0, shell + ": " + said);
             }
         }
@@ -179,7 +177,7 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
                 ("AWS_SESSION_TOKEN", token), ("S3L_NOW", "20261202T101500Z"));
             Assert.True(r.Code == 3, r.Said);
             var got = server.Requests.Last();
-            Assert.Equal("GET /cluster-assets/dir/my%20boot%2B1.sh", got.Line);
+            Assert.Equal("GET /cluster-assets/dir/my%20boot%2B1.sh", Line(got));
             Assert.Equal(token.Length == 0 ? null : token, got.Header("x-amz-security-token"));
             var expected = Botocore(server.Url.TrimEnd('/') + "/cluster-assets/dir/my%20boot%2B1.sh", "eu-west-1", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, "2026-12-02T10:15:00");
             Assert.Equal(expected, got.Header("Authorization"));
@@ -202,17 +200,17 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         var r = RunLoader("dash", loader, dir.Path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url), ("S3L_NOW", "20261202T101500Z"));
         Assert.True(r.Code == 3, r.Said);
         var got = server.Requests.Last();
-        Assert.Equal("GET /cluster-assets/boot.sh", got.Line);
+        Assert.Equal("GET /cluster-assets/boot.sh", Line(got));
         Assert.Equal("role-session-token==", got.Header("x-amz-security-token"));
         Assert.Equal(Botocore(server.Url.TrimEnd('/') + "/cluster-assets/boot.sh", "us-east-1", "ASIAROLEKEY", "role/secret+key", "role-session-token==", "2026-12-02T10:15:00"), got.Header("Authorization"));
 
         // An instance without a role (asked three times: right after launch the role can take a moment to appear): the
         // reason, and nothing run.
         server.Serve("/latest/meta-data/iam/security-credentials/", null, 404, "not found");
-        var asked = server.Requests.Count(q => q.Line == "GET /latest/meta-data/iam/security-credentials/");
+        var asked = server.Requests.Count(q => Line(q) == "GET /latest/meta-data/iam/security-credentials/");
         r = RunLoader("dash", loader, dir.Path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url));
         Assert.True(r.Code == 1, r.Said);
-        Assert.Equal(3, server.Requests.Count(q => q.Line == "GET /latest/meta-data/iam/security-credentials/") - asked);
+        Assert.Equal(3, server.Requests.Count(q => Line(q) == "GET /latest/meta-data/iam/security-credentials/") - asked);
         Assert.Contains("the instance has no role (instance metadata: HTTP 404)", r.StdErr, StringComparison.Ordinal);
         Assert.Equal(string.Empty, r.StdOut);
     }
@@ -257,23 +255,6 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         return new LoaderRun(p.ExitCode, so.Result, se.Result);
     }
 
-    private static (int Code, string Said) Run(string file, string stdin, string? dir, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir ?? Environment.CurrentDirectory };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        p.WaitForExit();
-        return (p.ExitCode, so.Result + se.Result);
-    }
-
     // The Authorization header botocore (the AWS CLI's signer) gives the same GET at the same time.
     private static string Botocore(string url, string region, string key, string secret, string token, string at)
     {
@@ -292,7 +273,7 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
                 S3SigV4Auth(Credentials(key, secret, token or None), 's3', region).add_auth(req)
             print(req.headers['Authorization'])
             """;
-        var (code, said) = Run(python, string.Empty, null, "-c", program, url, region, key, secret, token, at);
+        var (code, said) = Sh.Exec(python, string.Empty, "-c", program, url, region, key, secret, token, at);
         if (code != 0 && said.Contains("No module named 'botocore'", StringComparison.Ordinal))
         {
             if (Environment.GetEnvironmentVariable("CI") is not null)
@@ -309,80 +290,35 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
 
     private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
-    /// <summary>A loopback HTTP server: answers each path (or "METHOD path") with what it was given, and keeps every request.</summary>
+    /// <summary>The fakes' loopback server answering each path (or "METHOD path") with what it was given, keeping every request.</summary>
     private sealed class LoopbackHttp : IDisposable
     {
-        private readonly HttpListener _listener = new();
         private readonly ConcurrentDictionary<string, (byte[]? Body, int Status, string? Text, (string Name, string Value)? Require)> _routes = new();
-        private readonly Task _loop;
+        private readonly FakeSsm.LoopbackHttpServer _server;
 
-        public LoopbackHttp()
-        {
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Url = $"http://127.0.0.1:{port}/";
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _loop = Task.Run(LoopAsync);
-        }
+        public LoopbackHttp() => _server = new FakeSsm.LoopbackHttpServer(r => Task.FromResult(Answer(r)));
 
-        public string Url { get; }
+        public string Url => _server.Endpoint.ToString();
 
-        public ConcurrentQueue<Request> Requests { get; } = new();
+        public ConcurrentQueue<FakeSsm.FakeHttpRequest> Requests { get; } = new();
 
         public void Serve(string route, byte[]? body, int status = 200, string? text = null, (string Name, string Value)? require = null) =>
             _routes[route.Contains(' ', StringComparison.Ordinal) ? route : "GET " + route] = (body, status, text, require);
 
-        private async Task LoopAsync()
+        private FakeSsm.FakeHttpResponse Answer(FakeSsm.FakeHttpRequest request)
         {
-            while (_listener.IsListening)
+            Requests.Enqueue(request);
+            var (body, status, text, require) = _routes.TryGetValue(Line(request), out var r) ? r : (null, 404, "no route", null);
+            if (require is { } h && request.Header(h.Name) != h.Value)
             {
-                HttpListenerContext c;
-                try
-                {
-                    c = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-
-                var path = c.Request.RawUrl ?? "/";
-                var request = new Request(c.Request.HttpMethod + " " + path, c.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => c.Request.Headers[k]!, StringComparer.OrdinalIgnoreCase));
-                Requests.Enqueue(request);
-                var (body, status, text, require) = _routes.TryGetValue(request.Line, out var r) ? r : (null, 404, "no route", null);
-                if (require is { } h && request.Header(h.Name) != h.Value)
-                {
-                    (body, status, text) = (null, 401, "missing " + h.Name);
-                }
-
-                var bytes = body ?? Encoding.UTF8.GetBytes(text ?? string.Empty);
-                try
-                {
-                    c.Response.StatusCode = status;
-                    c.Response.ContentLength64 = bytes.Length;
-                    await c.Response.OutputStream.WriteAsync(bytes);
-                    c.Response.Close();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or IOException)
-                {
-                    // the client went away, or the server is stopping
-                }
+                (body, status, text) = (null, 401, "missing " + h.Name);
             }
+
+            return new FakeSsm.FakeHttpResponse(status, "application/octet-stream", body ?? Encoding.UTF8.GetBytes(text ?? string.Empty));
         }
 
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
+        public void Dispose() => _server.Dispose();
     }
 
-    private sealed record Request(string Line, Dictionary<string, string> Headers)
-    {
-        public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
-    }
+    private static string Line(FakeSsm.FakeHttpRequest r) => r.Method + " " + r.Path + (r.Query.Length == 0 ? string.Empty : "?" + r.Query);
 }

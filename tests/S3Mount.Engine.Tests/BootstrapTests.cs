@@ -140,18 +140,18 @@ public class BootstrapTests(ITestOutputHelper output)
         var shellcheck = Sh.Require("shellcheck");
         foreach (var script in new[] { Compose(true, Hostile, BootstrapSamples.Mount(1)), BootstrapSamples.Script(16, true), Compose(false, BootstrapSamples.Mount(3)) })
         {
-            var (code, text) = Exec(shellcheck, script.Text, "-s", "sh", "-");
+            var (code, text) = Sh.Exec(shellcheck, script.Text, "-s", "sh", "-");
             Assert.True(code == 0, text);
             foreach (var shell in new[] { "dash", "bash" })
             {
-                (code, text) = Exec(Sh.Require(shell), script.Text, "-n");
+                (code, text) = Sh.Exec(Sh.Require(shell), script.Text, "-n");
                 Assert.True(code == 0, shell + ": " + text);
             }
 
             for (var i = 0; i < script.Steps.Count; i++)
             {
                 // SC2317: a library function one step does not call looks unreachable (the others call it).
-                (code, text) = Exec(shellcheck, script.StepText(i), "-s", "sh", "-e", "SC2317", "-");
+                (code, text) = Sh.Exec(shellcheck, script.StepText(i), "-s", "sh", "-e", "SC2317", "-");
                 Assert.True(code == 0, $"step {i + 1}:\n{text}");
             }
         }
@@ -168,7 +168,7 @@ public class BootstrapTests(ITestOutputHelper output)
 
         // The path holds the step delimiter's name: the here-documents still end where they should.
         Assert.Contains("S3MOUNT_STEP_END", Hostile.Path, StringComparison.Ordinal);
-        var (code, text) = Exec(Sh.Require("dash"), script.Text, "-n");
+        var (code, text) = Sh.Exec(Sh.Require("dash"), script.Text, "-n");
         Assert.True(code == 0, text);
     }
 
@@ -565,7 +565,7 @@ public class BootstrapTests(ITestOutputHelper output)
     private static string Python(string program, string stdin)
     {
         var python = Sh.Require("python3");
-        var (code, text) = Exec(python, stdin, "-c", program);
+        var (code, text) = Sh.Exec(python, stdin, "-c", program);
         Assert.True(code == 0, text);
         return text;
     }
@@ -607,22 +607,5 @@ public class BootstrapTests(ITestOutputHelper output)
         {
             File.Delete(file);
         }
-    }
-
-    private static (int Code, string Output) Exec(string file, string stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        p.WaitForExit();
-        return (p.ExitCode, so.Result + se.Result);
     }
 }

@@ -61,6 +61,24 @@ public static class Sh
         return path!;
     }
 
+    /// <summary>Runs FILE with ARGS and STDIN on its standard input: its exit code, and its stdout followed by its stderr.</summary>
+    public static (int Code, string Output) Exec(string file, string stdin, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        p.WaitForExit();
+        return (p.ExitCode, so.Result + se.Result);
+    }
+
     public static ScriptOutput Run(string shell, Scripts.NodeScript script) =>
         new LocalScriptRunner(Require(shell)).RunAsync(script).GetAwaiter().GetResult();
 }

@@ -29,7 +29,7 @@ public class NodeScriptTests
     {
         var shellcheck = Sh.Require("shellcheck");
         // SC2317: library functions an operation does not call look unreachable to shellcheck.
-        var (code, output) = Exec(shellcheck, script.Text, "-s", "sh", "-e", "SC2317", "-");
+        var (code, output) = Sh.Exec(shellcheck, script.Text, "-s", "sh", "-e", "SC2317", "-");
         Assert.True(code == 0, $"{op}:\n{output}");
     }
 
@@ -39,7 +39,7 @@ public class NodeScriptTests
     {
         foreach (var shell in new[] { "dash", "bash" })
         {
-            var (code, output) = Exec(Sh.Require(shell), script.Text, "-n");
+            var (code, output) = Sh.Exec(Sh.Require(shell), script.Text, "-n");
             Assert.True(code == 0, $"{op} in {shell}: {output}");
         }
     }
@@ -271,21 +271,4 @@ public class NodeScriptTests
 
     [Fact]
     public void The_hostile_corpus_has_at_least_50_cases() => Assert.True(HostileCorpus.All.Count >= 50, HostileCorpus.All.Count.ToString());
-
-    private static (int Code, string Output) Exec(string file, string stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, o.Result + e);
-    }
 }
