@@ -331,10 +331,14 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             var loader = ScriptUri is not null && Format != BootstrapFormat.ParallelCluster;
 
             // The nodes sign their download of an s3:// script for its bucket's Region: -Region, or the session's.
-            // With -Upload it is the Region the script is uploaded to; without, no credentials are needed to name it.
+            // With -Upload it is the Region the script is uploaded to, resolved (credentials too) before anything is
+            // written; under -WhatIf, -Region or $StoredAWSRegion name it as the upload would, without credentials.
+            // Without -Upload, no credentials are needed to name it.
+            var stored = Shape.Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString();
+            var named = new[] { Region, stored }.FirstOrDefault(r => !string.IsNullOrEmpty(r));
             var region = !loader || !ScriptUri!.StartsWith("s3://", StringComparison.Ordinal) ? null
-                : Upload ? ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, EndpointUrl).Region
-                : new[] { Region, Shape.Unwrap(SessionState.PSVariable.GetValue("StoredAWSRegion"))?.ToString(), System.Environment.GetEnvironmentVariable("AWS_REGION"), System.Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
+                : Upload ? (IsWhatIf && named is not null ? named : ResolveAws(AccessKey, SecretKey, SessionToken, ProfileName, ProfileLocation, Credential, Region, EndpointUrl).Region)
+                : new[] { named, System.Environment.GetEnvironmentVariable("AWS_REGION"), System.Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
                     .FirstOrDefault(r => !string.IsNullOrEmpty(r));
             artifact = BootstrapArtifact.Build(script, Format, Compress, MergeWith, ScriptUri, region, loader ? EndpointUrl : null);
         }
@@ -361,6 +365,19 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
         if (artifact.Loader is not null)
         {
             // The script first: user data whose script is not where it points would fail on every node that boots.
+            // Both files are checked before either is written or the script uploaded: a user data file that cannot be
+            // written must not leave a script file or an uploaded object behind.
+            if (!IsWhatIf)
+            {
+                foreach (var (parameter, target) in new[] { ("-ScriptOutFile", ScriptOutFile), ("-OutFile", OutFile) })
+                {
+                    if (target is not null)
+                    {
+                        CheckDirectory(parameter, target, ResolveFile(parameter, target));
+                    }
+                }
+            }
+
             var script = $"bootstrap script ({artifact.ScriptBytes.Length:N0} bytes) that the {Format} loader downloads";
             if (ScriptOutFile is not null)
             {
@@ -555,31 +572,13 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
     // drives); the file is written whole through a temporary file beside it, or not at all.
     private void WriteFile(string parameter, string target, byte[] bytes, string what)
     {
-        string path;
-        try
-        {
-            path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(target, out var provider, out _);
-            if (provider.Name != "FileSystem")
-            {
-                throw new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"{parameter} '{target}' is not a file system path (it is on the {provider.Name} provider).", target);
-            }
-        }
-        catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or PSArgumentException or NotSupportedException)
-        {
-            Terminate(new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"{parameter} '{target}' cannot be resolved: {e.Message}", target, e));
-            return;
-        }
-        catch (S3MountException e)
-        {
-            Terminate(e);
-            return;
-        }
-
+        var path = ResolveFile(parameter, target);
         if (!ShouldProcess(path, "Write " + what))
         {
             return;
         }
 
+        CheckDirectory(parameter, target, path);
         var temp = path + ".s3mount-" + Guid.NewGuid().ToString("N").Substring(0, 8);
         try
         {
@@ -607,6 +606,41 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             }
 
             Terminate(new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.WriteError, $"Could not write {path}: {e.Message}", path, e));
+        }
+    }
+
+    // The file system path of -OutFile or -ScriptOutFile (ends the command when it has none).
+    private string ResolveFile(string parameter, string target)
+    {
+        try
+        {
+            var path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(target, out var provider, out _);
+            if (provider.Name != "FileSystem")
+            {
+                throw new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"{parameter} '{target}' is not a file system path (it is on the {provider.Name} provider).", target);
+            }
+
+            return path;
+        }
+        catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or PSArgumentException or NotSupportedException)
+        {
+            Terminate(new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.InvalidArgument, $"{parameter} '{target}' cannot be resolved: {e.Message}", target, e));
+            throw;
+        }
+        catch (S3MountException e)
+        {
+            Terminate(e);
+            throw;
+        }
+    }
+
+    // The file's directory must exist (as for New-Item, it is not created).
+    private void CheckDirectory(string parameter, string target, string path)
+    {
+        var directory = System.IO.Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
+        {
+            Terminate(new S3MountException(BootstrapErrorIds.WriteFailed, S3MountErrorKind.WriteError, $"Could not write {path} ({parameter} '{target}'): the directory {directory} does not exist.", path));
         }
     }
 }
