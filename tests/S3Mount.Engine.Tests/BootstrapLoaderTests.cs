@@ -185,6 +185,61 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")]
+    [InlineData("4a656665", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")]
+    [InlineData("aa*131", "Test Using Larger Than Block-Size Key - Hash Key First", "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")]
+    public void The_loader_HMAC_gives_the_RFC_4231_values(string key, string data, string hmac)
+    {
+        // s3l_hex, s3l_bytes and s3l_hmac as the loader carries them, called on their own.
+        var source = Scripts.ShellCompaction.Compact(Scripts.NodeScript.Source("loader"));
+        var from = source.IndexOf("s3l_hex() {", StringComparison.Ordinal);
+        var to = source.IndexOf("\n}\n", source.IndexOf("s3l_hmac() {", StringComparison.Ordinal), StringComparison.Ordinal) + 3;
+        key = key == "aa*131" ? string.Concat(Enumerable.Repeat("aa", 131)) : key;
+        foreach (var shell in new[] { "dash", "bash" })
+        {
+            var (code, said) = Sh.Exec(Sh.Require(shell), source.Substring(from, to - from) + "s3l_hmac " + Scripts.NodeScript.ShellQuote(key) + " " + Scripts.NodeScript.ShellQuote(data) + "\n");
+            Assert.True(code == 0, said);
+            Assert.Equal(hmac + "\n", said);
+        }
+    }
+
+    [Fact]
+    public void No_key_token_or_signature_of_a_signed_download_shows_on_a_command_line()
+    {
+        // Every program the loader runs is a shim that logs its command line (what /proc/*/cmdline shows every user of
+        // the node) and then runs the real one; the shell's own printf and echo run no program.
+        using var dir = new ImageRoot();
+        using var server = new LoopbackHttp();
+        server.Serve("/cluster-assets/boot.sh", Encoding.UTF8.GetBytes(Harmless));
+        var shims = Directory.CreateDirectory(Path.Combine(dir.Path, "shims")).FullName;
+        var log = Path.Combine(dir.Path, "argv.log");
+        foreach (var name in new[] { "curl", "awk", "sha256sum", "od", "tr", "sed", "head", "mktemp", "rm", "cat", "mkdir", "cp", "chmod", "mv", "date", "stat", "wc", "logger", "systemd-cat", "sleep", "openssl", "wget" })
+        {
+            var real = Sh.Find(name);
+            if (real is null)
+            {
+                continue;
+            }
+
+            File.WriteAllText(Path.Combine(shims, name), "#!/bin/sh\nprintf '%s\\n' \"$0 $*\" >>" + Scripts.NodeScript.ShellQuote(log) + "\nexec " + real + " \"$@\"\n");
+            File.SetUnixFileMode(Path.Combine(shims, name), (UnixFileMode)0x1ED);
+        }
+
+        var loader = Loader(Harmless, "s3://cluster-assets/boot.sh", "us-east-1", dir.Path, server.Url.TrimEnd('/'));
+        var r = RunLoader("dash", loader, dir.Path, ("PATH", shims + ":/usr/bin:/bin"), ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), ("AWS_SESSION_TOKEN", "FwoGZXIvYXdzE-session-token"));
+        Assert.True(r.Code == 3, r.Said);
+        var argv = File.ReadAllText(log);
+        Assert.Contains("curl ", argv, StringComparison.Ordinal);
+        Assert.Contains("sha256sum", argv, StringComparison.Ordinal);
+        var signature = server.Requests.Last().Header("Authorization")!.Split("Signature=")[1];
+        foreach (var secret in new[] { "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzE-session-token", signature, Convert.ToHexString(Encoding.ASCII.GetBytes("AWS4wJalrXUtnFEMI")).ToLowerInvariant() })
+        {
+            Assert.DoesNotContain(secret, argv, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Without_credentials_in_the_environment_the_loader_takes_the_instance_role_through_IMDSv2()
     {

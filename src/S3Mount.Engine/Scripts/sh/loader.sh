@@ -3,7 +3,8 @@
 # since the export never runs), keeps it at S3L_SAVE and runs it with /bin/sh: the script's exit status is the
 # loader's, its stdout passes through. Diagnostics go to stderr and the journal (journalctl -t s3mount-bootstrap).
 # Parameters (set by the engine): S3L_URI (as the user gave it) S3L_URL (what is fetched) S3L_REGION (set for s3://:
-# the GET is signed, SigV4, with the credentials of the environment or of the instance role through IMDSv2)
+# the GET is signed, SigV4 with sha256sum, with the credentials of the environment or of the instance role through
+# IMDSv2; no credential, token or signature ever shows on a command line)
 # S3L_SHA256 S3L_SIZE S3L_SAVE
 # shellcheck shell=sh
 
@@ -32,26 +33,17 @@ S3L_DIR=$(mktemp -d "${TMPDIR:-/tmp}/s3mount-loader.XXXXXX") || s3l_fail "cannot
 trap 'rm -rf -- "$S3L_DIR"' EXIT
 trap 'exit 130' INT TERM HUP
 
-# s3l_http METHOD URL OUT [HEADER...]: one HTTP request, retried on transient failures; prints the HTTP status (000
-# when there was no answer). The body goes to OUT. Redirects are followed to https only.
+# s3l_http METHOD URL OUT [HEADERS]: one HTTP request, retried on transient failures; prints the HTTP status (000
+# when there was no answer). The body goes to OUT; HEADERS is a file of header lines (read by curl and wget from there,
+# so a token or a signature never shows on a command line, which /proc shows every user). Redirects: to https only.
 s3l_http() {
-  s3l_m=$1
-  s3l_u=$2
-  s3l_o=$3
-  shift 3
+  set -- "$1" "$2" "$3" "${4:-/dev/null}"
   if command -v curl >/dev/null 2>&1; then
-    for s3l_h in "$@"; do
-      set -- "$@" -H "$s3l_h"
-      shift
-    done
     curl -sS -L --proto-redir '=https' --path-as-is --retry 5 --retry-delay 2 --retry-connrefused --connect-timeout 10 --max-time 300 \
-      -X "$s3l_m" -w '%{http_code}' -o "$s3l_o" "$@" -- "$s3l_u" || true
+      -X "$1" -H "@$4" -w '%{http_code}' -o "$3" -- "$2" || true
   elif command -v wget >/dev/null 2>&1; then
-    for s3l_h in "$@"; do
-      set -- "$@" "--header=$s3l_h"
-      shift
-    done
-    if wget -q --tries=5 --waitretry=2 --timeout=30 --method="$s3l_m" -O "$s3l_o" "$@" -- "$s3l_u"; then printf 200; else printf 000; fi
+    sed 's/^/header = /' "$4" >"$S3L_DIR/wgetrc"
+    if wget -q --config="$S3L_DIR/wgetrc" --tries=5 --waitretry=2 --timeout=30 --method="$1" -O "$3" -- "$2"; then printf 200; else printf 000; fi
   else
     s3l_fail "neither curl nor wget is installed on this node, so $S3L_URI cannot be downloaded."
   fi
@@ -73,33 +65,53 @@ s3l_credentials() {
   fi
   s3l_md=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
   s3l_md=${s3l_md%/}
-  s3l_st=$(s3l_http PUT "$s3l_md/latest/api/token" "$S3L_DIR/token" 'X-aws-ec2-metadata-token-ttl-seconds: 300' 'Content-Length: 0')
+  printf 'X-aws-ec2-metadata-token-ttl-seconds: 300\nContent-Length: 0\n' >"$S3L_DIR/h.put"
+  s3l_st=$(s3l_http PUT "$s3l_md/latest/api/token" "$S3L_DIR/token" "$S3L_DIR/h.put")
   [ "$s3l_st" = 200 ] || s3l_fail "no AWS credentials to download $S3L_URI: none in the environment, and the instance metadata service did not answer (HTTP $s3l_st). Give the instance a role that may s3:GetObject it."
-  s3l_mt="X-aws-ec2-metadata-token: $(cat -- "$S3L_DIR/token")"
+  { printf 'X-aws-ec2-metadata-token: '; cat -- "$S3L_DIR/token"; echo; } >"$S3L_DIR/h.md"
   # Right after launch the role's credentials can take a few seconds to appear: three tries, 2 s apart.
   for s3l_try in 1 2 3; do
-    s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/" "$S3L_DIR/role" "$s3l_mt")
+    s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/" "$S3L_DIR/role" "$S3L_DIR/h.md")
     s3l_role=$(head -n 1 "$S3L_DIR/role" 2>/dev/null)
     [ "$s3l_st" != 200 ] || [ -z "$s3l_role" ] || break
     [ "$s3l_try" = 3 ] || sleep 2
   done
   { [ "$s3l_st" = 200 ] && [ -n "$s3l_role" ]; } || s3l_fail "the instance has no role (instance metadata: HTTP $s3l_st), so $S3L_URI cannot be downloaded: attach an instance profile whose role may s3:GetObject it."
-  s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/$s3l_role" "$S3L_DIR/creds" "$s3l_mt")
+  s3l_st=$(s3l_http GET "$s3l_md/latest/meta-data/iam/security-credentials/$s3l_role" "$S3L_DIR/creds" "$S3L_DIR/h.md")
   S3L_AK=$(s3l_json AccessKeyId "$S3L_DIR/creds")
   S3L_SK=$(s3l_json SecretAccessKey "$S3L_DIR/creds")
   S3L_TOKEN=$(s3l_json Token "$S3L_DIR/creds")
   { [ "$s3l_st" = 200 ] && [ -n "$S3L_AK" ] && [ -n "$S3L_SK" ]; } || s3l_fail "the credentials of the instance role $s3l_role could not be read (instance metadata: HTTP $s3l_st)."
 }
 
-# s3l_hmac KEYOPT DATA: HMAC-SHA256 of DATA in hex; KEYOPT is key:TEXT or hexkey:HEX.
-s3l_hmac() {
-  printf '%s' "$2" | openssl dgst -sha256 -mac HMAC -macopt "$1" | awk '{ print $NF }'
+# s3l_hex: standard input in lower-case hex, on one line.
+s3l_hex() {
+  od -An -v -tx1 | tr -d ' \n'
 }
 
-# s3l_sign: the headers of a SigV4-signed GET of S3L_URL (S3 in S3L_REGION, an empty body): S3L_HD, S3L_HC and S3L_HA,
-# and S3L_HT (empty without a session token). S3L_NOW (yyyymmddThhmmssZ) may be given; it is the clock otherwise.
+# s3l_bytes PAD LENGTH: the hex on standard input as printf escapes (\ooo), zero bytes added up to LENGTH, each byte
+# XORed with PAD.
+s3l_bytes() {
+  awk -v p="$1" -v n="$2" 'function xor(a, b,   r, i) { r = 0; for (i = 1; i < 256; i *= 2) if (int(a / i) % 2 != int(b / i) % 2) r += i; return r }
+    function nib(c) { return index("0123456789abcdef", c) - 1 }
+    { for (i = 0; i < n; i++) { k = 2 * i < length($0) ? nib(substr($0, 2 * i + 1, 1)) * 16 + nib(substr($0, 2 * i + 2, 1)) : 0; printf "\\%03o", xor(k, p) } }'
+}
+
+# s3l_hmac HEXKEY DATA: HMAC-SHA256 (RFC 2104) of DATA in hex, with sha256sum. The key travels through pipes and the
+# shell's own printf only, never on a command line.
+# shellcheck disable=SC2059  # the formats are bytes as \ooo escapes, made by s3l_bytes
+s3l_hmac() {
+  s3l_hk=$1
+  if [ "${#s3l_hk}" -gt 128 ]; then
+    s3l_hk=$(printf "$(printf '%s\n' "$s3l_hk" | s3l_bytes 0 $((${#s3l_hk} / 2)))" | sha256sum | awk '{ print $1 }')
+  fi
+  s3l_hi=$({ printf "$(printf '%s\n' "$s3l_hk" | s3l_bytes 54 64)"; printf '%s' "$2"; } | sha256sum | awk '{ print $1 }')
+  { printf "$(printf '%s\n' "$s3l_hk" | s3l_bytes 92 64)"; printf "$(printf '%s\n' "$s3l_hi" | s3l_bytes 0 32)"; } | sha256sum | awk '{ print $1 }'
+}
+
+# s3l_sign: the headers of a SigV4-signed GET of S3L_URL (S3 in S3L_REGION, an empty body), one per line, into
+# $S3L_DIR/h.get. S3L_NOW (yyyymmddThhmmssZ) may be given; it is the clock otherwise.
 s3l_sign() {
-  command -v openssl >/dev/null 2>&1 || s3l_fail "openssl is not installed on this node, so the request for $S3L_URI cannot be signed."
   s3l_now=${S3L_NOW:-$(date -u +%Y%m%dT%H%M%SZ)}
   s3l_day=${s3l_now%%T*}
   s3l_rest=${S3L_URL#*://}
@@ -110,23 +122,23 @@ s3l_sign() {
   s3l_ch="host:$s3l_host
 x-amz-content-sha256:$s3l_ph
 x-amz-date:$s3l_now"
-  S3L_HT=
   if [ -n "$S3L_TOKEN" ]; then
     s3l_sh="$s3l_sh;x-amz-security-token"
     s3l_ch="$s3l_ch
 x-amz-security-token:$S3L_TOKEN"
-    S3L_HT="x-amz-security-token: $S3L_TOKEN"
   fi
   s3l_scope="$s3l_day/$S3L_REGION/s3/aws4_request"
-  s3l_creq=$(printf 'GET\n%s\n\n%s\n\n%s\n%s' "$s3l_path" "$s3l_ch" "$s3l_sh" "$s3l_ph" | openssl dgst -sha256 | awk '{ print $NF }')
-  s3l_k=$(s3l_hmac "key:AWS4$S3L_SK" "$s3l_day")
-  s3l_k=$(s3l_hmac "hexkey:$s3l_k" "$S3L_REGION")
-  s3l_k=$(s3l_hmac "hexkey:$s3l_k" s3)
-  s3l_k=$(s3l_hmac "hexkey:$s3l_k" aws4_request)
-  s3l_sig=$(s3l_hmac "hexkey:$s3l_k" "$(printf 'AWS4-HMAC-SHA256\n%s\n%s\n%s' "$s3l_now" "$s3l_scope" "$s3l_creq")")
-  S3L_HD="x-amz-date: $s3l_now"
-  S3L_HC="x-amz-content-sha256: $s3l_ph"
-  S3L_HA="Authorization: AWS4-HMAC-SHA256 Credential=$S3L_AK/$s3l_scope, SignedHeaders=$s3l_sh, Signature=$s3l_sig"
+  s3l_creq=$(printf 'GET\n%s\n\n%s\n\n%s\n%s' "$s3l_path" "$s3l_ch" "$s3l_sh" "$s3l_ph" | sha256sum | awk '{ print $1 }')
+  s3l_k=$(s3l_hmac "$(printf 'AWS4%s' "$S3L_SK" | s3l_hex)" "$s3l_day")
+  s3l_k=$(s3l_hmac "$s3l_k" "$S3L_REGION")
+  s3l_k=$(s3l_hmac "$s3l_k" s3)
+  s3l_k=$(s3l_hmac "$s3l_k" aws4_request)
+  s3l_sig=$(s3l_hmac "$s3l_k" "$(printf 'AWS4-HMAC-SHA256\n%s\n%s\n%s' "$s3l_now" "$s3l_scope" "$s3l_creq")")
+  {
+    printf 'x-amz-date: %s\nx-amz-content-sha256: %s\n' "$s3l_now" "$s3l_ph"
+    [ -z "$S3L_TOKEN" ] || printf 'x-amz-security-token: %s\n' "$S3L_TOKEN"
+    printf 'Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s\n' "$S3L_AK" "$s3l_scope" "$s3l_sh" "$s3l_sig"
+  } >"$S3L_DIR/h.get"
 }
 
 s3l_log info "downloading the bootstrap script from $S3L_URI"
@@ -135,11 +147,7 @@ if [ -z "$S3L_REGION" ]; then
 else
   s3l_credentials
   s3l_sign
-  if [ -n "$S3L_HT" ]; then
-    s3l_st=$(s3l_http GET "$S3L_URL" "$S3L_DIR/script" "$S3L_HD" "$S3L_HC" "$S3L_HA" "$S3L_HT")
-  else
-    s3l_st=$(s3l_http GET "$S3L_URL" "$S3L_DIR/script" "$S3L_HD" "$S3L_HC" "$S3L_HA")
-  fi
+  s3l_st=$(s3l_http GET "$S3L_URL" "$S3L_DIR/script" "$S3L_DIR/h.get")
 fi
 if [ "$s3l_st" != 200 ]; then
   s3l_why=$(sed -n 's:.*<Code>\([^<]*\)</Code>.*:\1:p' "$S3L_DIR/script" 2>/dev/null | head -n 1)
