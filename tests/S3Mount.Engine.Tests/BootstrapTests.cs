@@ -343,6 +343,28 @@ public class BootstrapTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData(true)]
+    [InlineData(false)]
+    public void CloudConfig_writes_the_loader_byte_for_byte_with_its_trailing_blank_line(bool compress)
+    {
+        // The loader's text ends with a blank line: the compressed document's block scalar (|+) must keep it.
+        var a = BootstrapArtifact.Build(Compose(true, Hostile, BootstrapSamples.Mount(1)), BootstrapFormat.CloudConfig, compress, scriptUri: "https://example.com/s3mount/boot.sh");
+        Assert.EndsWith("\n\n", a.Loader!.Text, StringComparison.Ordinal);
+        var text = Encoding.UTF8.GetString(compress ? BootstrapArtifact.Gunzip(a.Bytes) : a.Bytes);
+        var content = Python("""
+            import sys, yaml, base64, gzip
+            d = yaml.safe_load(sys.stdin.read())
+            f = d['write_files'][0]
+            c = f['content']
+            if f.get('encoding') == 'gz+b64':
+                c = gzip.decompress(base64.b64decode(c)).decode('utf-8')
+            assert f['path'] == '/var/lib/s3mount/bootstrap-loader.sh' and d['runcmd'] == [['/bin/sh', f['path']]], d
+            sys.stdout.write(base64.b64encode(c.encode('utf-8')).decode('ascii'))
+            """, text);
+        Assert.Equal(a.Loader.Text, Encoding.UTF8.GetString(Convert.FromBase64String(content.Trim())));
+    }
+
+    [Theory]
+    [InlineData(true)]
     public void Mime_is_a_multipart_document_whose_part_is_the_script(bool compress)
     {
         var script = Compose(false, Hostile);

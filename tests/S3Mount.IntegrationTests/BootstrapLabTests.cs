@@ -4,8 +4,10 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Threading;
 using System.Threading.Tasks;
 using S3Mount.Engine.Bootstrap;
+using S3Mount.Engine.Errors;
 using S3Mount.Engine.Install;
 using S3Mount.Engine.Model;
 using S3Mount.Engine.Node;
@@ -38,7 +40,8 @@ public sealed class BootstrapLabCollection : ICollectionFixture<BootstrapLabFixt
 /// <summary>
 /// Exported bootstraps consumed the way autoscaled nodes consume them: a fresh node with no pwsh, no .NET and no
 /// mount-s3 runs the Shell script at boot (a oneshot unit installed before boot, as an image's first-boot hook or a
-/// user data runner would); cloud-init runs the CloudConfig and Mime documents from a NoCloud seed; and a node's
+/// user data runner would); cloud-init runs the CloudConfig and Mime documents from a NoCloud seed, and the loader
+/// CloudConfig of four mounts with an install (it downloads the script, and refuses one changed since); and a node's
 /// Get-S3MountService output, exported by the real cmdlet in pwsh, gives another node the same mounts. The install
 /// step is the real one, against the lab's signed package server.
 /// </summary>
@@ -142,16 +145,12 @@ public sealed class BootstrapLabTests(BootstrapLabFixture fixture, ITestOutputHe
     public async Task Cloud_init_runs_the_CloudConfig_and_Mime_documents_from_a_NoCloud_seed()
     {
         // Mountpoint is in the image: since the back-off and health check of issue 12, an install step no longer fits
-        // beside a mount in user data (the Shell test above boots with one).
+        // beside a mount in self-contained user data (the Shell test above boots with one, and so does the loader test
+        // below, whose user data downloads the script).
         var node = (await Lab.AddNodesAsync(["bci1"], standInPreinstalled: true, Ct))[0];
         try
         {
-            var sw = Stopwatch.StartNew();
-            await node.ExecCheckedAsync(
-                "export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends cloud-init >/dev/null 2>&1 && " +
-                "printf 'network: {config: disabled}\\ndatasource_list: [NoCloud, None]\\nlocale: false\\napt: {preserve_sources_list: true}\\n' >/etc/cloud/cloud.cfg.d/99-lab.cfg && mkdir -p /var/lib/cloud/seed/nocloud",
-                timeout: TimeSpan.FromMinutes(5), cancellationToken: Ct);
-            output.WriteLine($"TIMING apt-get install cloud-init: {sw.Elapsed.TotalSeconds:F1} s; {(await node.ShAsync("cloud-init --version 2>&1", Ct)).Trim()}");
+            await InstallCloudInitAsync(node);
 
             // 1. #cloud-config, gzip-compressed as user data goes to EC2.
             var one = MountSpec.Create("lab-bucket", "/mnt/cc", options: new MountOptions { ReadOnly = true, AllowOther = true });
@@ -184,6 +183,97 @@ public sealed class BootstrapLabTests(BootstrapLabFixture fixture, ITestOutputHe
         }
         finally
         {
+            await Lab.RemoveNodeAsync(node, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task Cloud_init_runs_the_loader_of_four_mounts_with_an_install_step_and_refuses_a_changed_script()
+    {
+        // A fresh node as an autoscaling group launches one: no mount-s3 in the image, so the bootstrap installs it, and
+        // four mounts with that install do not fit in EC2 user data: the user data is the loader, the script is on a
+        // server (here the host's loopback, which the lab's nodes share, as they reach the package server).
+        var node = (await Lab.AddNodesAsync(["bld1"], standInPreinstalled: false, Ct))[0];
+        ScriptServer? server = null;
+        try
+        {
+            Assert.Equal(string.Empty, (await node.ShAsync("command -v mount-s3; true", Ct)).Trim());
+            await InstallCloudInitAsync(node);
+            await node.ShAsync("useradd -m ec2-user", Ct);
+
+            var mounts = new[]
+            {
+                MountSpec.Create("lab-bucket", "/mnt/loader ref", options: new MountOptions { ReadOnly = true, AllowOther = true, CacheDirectory = "/var/cache/s3mount/loader", MetadataTtl = MetadataTtl.Parse("300") }),
+                MountSpec.Create("s3://lab-bucket-2/runs/", "/mnt/runs", options: new MountOptions { AllowDelete = true, AllowOther = true, DirMode = Convert.ToInt32("750", 8) }, user: "ec2-user") with { Environment = new[] { "MOUNT_NOTE=loaded at first boot" } },
+                MountSpec.Create("s3://lab-bucket/gz/", "/mnt/gz", options: new MountOptions { ReadOnly = true, MaxCacheSizeMiB = 512, CacheDirectory = "/mnt/nvme/gz" }),
+                MountSpec.Create("lab-bucket-2", "/mnt/results", options: new MountOptions { AllowDelete = true, AllowOverwrite = true, Uid = 1000, Gid = 1000, FileMode = Convert.ToInt32("640", 8) }),
+            };
+            var script = Bootstrap(true, mounts);
+            Assert.Equal(5, script.Steps.Count);
+
+            // Self-contained, even gzip-compressed, it is refused: that is why the loader exists.
+            var selfContained = Assert.Throws<S3MountException>(() => BootstrapArtifact.Build(script, BootstrapFormat.CloudConfig, compress: true));
+            Assert.Equal(BootstrapErrorIds.TooLarge, selfContained.ErrorId);
+            output.WriteLine($"self-contained CloudConfig -Compress refused: {selfContained.Message}");
+
+            server = new ScriptServer("/s3mount/boot.sh");
+            var uri = server.Url;
+            var artifact = BootstrapArtifact.Build(script, BootstrapFormat.CloudConfig, compress: true, scriptUri: uri);
+            Assert.True(artifact.Bytes.Length <= BootstrapArtifact.UserDataLimit, $"{artifact.Bytes.Length:N0} bytes");
+            Assert.NotNull(artifact.Loader);
+            output.WriteLine($"loader CloudConfig -Compress: {artifact.Bytes.Length:N0} bytes of user data (limit {BootstrapArtifact.UserDataLimit:N0}); loader {Encoding.UTF8.GetByteCount(artifact.Loader!.Text):N0} bytes; the script at {uri}: {artifact.ScriptBytes.Length:N0} bytes, {BootstrapArtifact.Gzip(artifact.ScriptBytes).Length:N0} gzip-compressed");
+            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(artifact.ScriptBytes));
+
+            // 1. The script of the export: downloaded from the host, verified, kept, run.
+            server.Body = artifact.ScriptBytes;
+            await BootFromSeedAsync(node, "iid-loader", artifact.Bytes);
+            await AssertCloudInitDoneAsync(node, "all 5 steps succeeded (5 changed the node)");
+            Assert.Equal(1, server.Gets);
+            var journal = await node.ShAsync("journalctl -b -t s3mount-bootstrap --no-pager -o cat", Ct);
+            Assert.Contains($"s3mount-bootstrap: downloading the bootstrap script from {uri}", journal, StringComparison.Ordinal);
+            Assert.Contains($"s3mount-bootstrap: running {BootstrapScript.NodePath} (SHA-256 {sha}, verified)", journal, StringComparison.Ordinal);
+            Assert.Equal(5, StepLines(journal).Count(l => l.Contains(": done, ", StringComparison.Ordinal)));
+            Assert.Equal(artifact.ScriptBytes, await ReadBytesAsync(node, BootstrapScript.NodePath));
+            Assert.Equal("700 root:root", await node.ShAsync("stat -c '%a %U:%G' " + BootstrapScript.NodePath, Ct));
+            Assert.Equal(artifact.Loader.Text, await node.ReadFileAsync(BootstrapLoader.NodePath, Ct));
+            Assert.Equal("700 root:root", await node.ShAsync("stat -c '%a %U:%G' " + BootstrapLoader.NodePath, Ct));
+            Assert.Equal("mount-s3 1.23.0", (await node.ShAsync("mount-s3 --version", Ct)).Trim());
+            await AssertMountsAsync(node, mounts);
+            Assert.Equal("user_allow_other", await node.ShAsync("grep -x user_allow_other /etc/fuse.conf", Ct));
+
+            // 2. The script changed at its location since the export (here: a line that would leave a mark): a new
+            // instance with the same user data downloads it and refuses it, and runs nothing.
+            var text = Encoding.UTF8.GetString(artifact.ScriptBytes);
+            var changed = Encoding.UTF8.GetBytes(text.Insert(text.IndexOf('\n', StringComparison.Ordinal) + 1, ": >/root/changed-script-ran\n"));
+            var changedSha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(changed));
+            server.Body = changed;
+            await BootFromSeedAsync(node, "iid-loader-changed", artifact.Bytes);
+            Assert.Equal(2, server.Gets);
+            var status = await node.ExecAsync("cloud-init status --long", cancellationToken: Ct);
+            var log = await node.ReadFileAsync("/var/log/cloud-init-output.log", Ct);
+            Assert.True(!status.StdOut.Contains("status: done", StringComparison.Ordinal) && status.StdOut.Contains("status: error", StringComparison.Ordinal), status + "\n" + log);
+            var refusal = $"s3mount-bootstrap: FAILED: {uri} is not the script this user data was exported with (SHA-256 {changedSha}, {changed.Length} bytes; expected {sha}, {artifact.ScriptBytes.Length} bytes); nothing was run.";
+            Assert.Contains(refusal, log, StringComparison.Ordinal);
+            journal = await node.ShAsync("journalctl -b -t s3mount-bootstrap --no-pager -o cat", Ct);
+            Assert.Contains(refusal, journal, StringComparison.Ordinal);
+            Assert.DoesNotContain("running " + BootstrapScript.NodePath, journal, StringComparison.Ordinal);
+            Assert.Empty(StepLines(journal));
+            Assert.Empty(StepLines(log));
+            Assert.DoesNotContain("steps succeeded", journal, StringComparison.Ordinal);
+            Assert.Equal("absent", (await node.ShAsync("test -e /root/changed-script-ran && echo present || echo absent", Ct)).Trim());
+            Assert.Equal(artifact.ScriptBytes, await ReadBytesAsync(node, BootstrapScript.NodePath));
+            Assert.Equal(string.Empty, (await node.ShAsync("ls -A /var/lib/s3mount | grep -v -x -e bootstrap.sh -e bootstrap-loader.sh; true", Ct)).Trim());
+
+            // What the first boot made is still there: the mounts come back by themselves.
+            await AssertMountsAsync(node, mounts);
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+
             await Lab.RemoveNodeAsync(node, Ct);
         }
     }
@@ -326,7 +416,8 @@ public sealed class BootstrapLabTests(BootstrapLabFixture fixture, ITestOutputHe
         await node.ShAsync("cloud-init clean --logs", Ct);
         var sw = Stopwatch.StartNew();
         await node.RebootAsync(Ct);
-        output.WriteLine($"TIMING boot with cloud-init ({instanceId}): {sw.Elapsed.TotalSeconds:F1} s");
+        var startup = (await node.ExecAsync("systemd-analyze time 2>&1 | head -n 1", cancellationToken: Ct)).StdOut.Trim();
+        output.WriteLine($"TIMING halt and boot with cloud-init ({instanceId}): {sw.Elapsed.TotalSeconds:F1} s; the node's own: {startup}");
     }
 
     private static async Task AssertCloudInitDoneAsync(LabNode node, string closing)
@@ -336,6 +427,122 @@ public sealed class BootstrapLabTests(BootstrapLabFixture fixture, ITestOutputHe
         Assert.True(status.StdOut.Contains("status: done", StringComparison.Ordinal), status + "\n" + log);
         Assert.Contains("s3mount-bootstrap: " + closing, log, StringComparison.Ordinal);
         Assert.Contains("s3mount-bootstrap: " + closing, await node.ShAsync("journalctl -b -t s3mount-bootstrap --no-pager -o cat", Ct), StringComparison.Ordinal);
+    }
+
+    // cloud-init from the node's Debian mirror, with a NoCloud seed directory and no network or locale configuration.
+    private async Task InstallCloudInitAsync(LabNode node)
+    {
+        var sw = Stopwatch.StartNew();
+        await node.ExecCheckedAsync(
+            "export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends cloud-init >/dev/null 2>&1 && " +
+            "printf 'network: {config: disabled}\\ndatasource_list: [NoCloud, None]\\nlocale: false\\napt: {preserve_sources_list: true}\\n' >/etc/cloud/cloud.cfg.d/99-lab.cfg && mkdir -p /var/lib/cloud/seed/nocloud",
+            timeout: TimeSpan.FromMinutes(5), cancellationToken: Ct);
+        output.WriteLine($"TIMING apt-get install cloud-init: {sw.Elapsed.TotalSeconds:F1} s; {(await node.ShAsync("cloud-init --version 2>&1", Ct)).Trim()}");
+    }
+
+    // A node's file, byte for byte.
+    private static async Task<byte[]> ReadBytesAsync(LabNode node, string path)
+    {
+        var host = Path.Combine(Path.GetTempPath(), "s3mount-out-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await node.CopyOutAsync(path, host, Ct);
+            return await File.ReadAllBytesAsync(host, Ct);
+        }
+        finally
+        {
+            File.Delete(host);
+        }
+    }
+
+    // The bootstrap's step lines ("s3mount-bootstrap: step N of M, ...") in a log.
+    private static string[] StepLines(string log) =>
+        log.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, "^s3mount-bootstrap: step [0-9]+ of [0-9]+, ")).ToArray();
+
+    // A bootstrap script's location on the host's loopback (the lab's nodes share it): GET of one path answers Body.
+    private sealed class ScriptServer : IAsyncDisposable
+    {
+        private readonly System.Net.HttpListener listener = new();
+        private readonly string path;
+        private readonly Task loop;
+        private int gets;
+
+        public ScriptServer(string path)
+        {
+            this.path = path;
+            for (var attempt = 0; ; attempt++)
+            {
+                var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+                probe.Start();
+                var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+                probe.Stop();
+                this.listener.Prefixes.Clear();
+                this.listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+                try
+                {
+                    this.listener.Start();
+                    this.Url = $"http://127.0.0.1:{port}{path}";
+                    break;
+                }
+                catch (System.Net.HttpListenerException) when (attempt < 5)
+                {
+                    // Taken between the probe and the listener: another port.
+                }
+            }
+
+            this.loop = Task.Run(this.ServeAsync);
+        }
+
+        public string Url { get; } = string.Empty;
+
+        public byte[] Body { get; set; } = [];
+
+        /// <summary>GETs of the path answered so far.</summary>
+        public int Gets => Volatile.Read(ref this.gets);
+
+        public async ValueTask DisposeAsync()
+        {
+            this.listener.Stop();
+            this.listener.Close();
+            await this.loop;
+        }
+
+        private async Task ServeAsync()
+        {
+            while (true)
+            {
+                System.Net.HttpListenerContext c;
+                try
+                {
+                    c = await this.listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+
+                using var response = c.Response;
+                if (c.Request.HttpMethod == "GET" && c.Request.Url?.AbsolutePath == this.path)
+                {
+                    var body = this.Body;
+                    response.ContentType = "text/x-shellscript";
+                    response.ContentLength64 = body.Length;
+                    try
+                    {
+                        await response.OutputStream.WriteAsync(body);
+                        Interlocked.Increment(ref this.gets);
+                    }
+                    catch (System.Net.HttpListenerException)
+                    {
+                        // The client went away.
+                    }
+                }
+                else
+                {
+                    response.StatusCode = 404;
+                }
+            }
+        }
     }
 
     private static string RepoRoot()

@@ -229,9 +229,16 @@ public sealed class BootstrapArtifact
         if (compressed)
         {
             sb.Append("  content: |").Append(script.Text.EndsWith("\n\n", StringComparison.Ordinal) ? "+" : script.Text.EndsWith("\n", StringComparison.Ordinal) ? string.Empty : "-").Append('\n');
-            foreach (var line in script.Text.TrimEnd('\n').Split('\n'))
+            var body = script.Text.TrimEnd('\n');
+            foreach (var line in body.Split('\n'))
             {
                 sb.Append(line.Length == 0 ? string.Empty : "   ").Append(line).Append('\n');
+            }
+
+            // Keep chomping (|+) keeps only the line breaks that are in the block: each one after the first is an empty line.
+            for (var i = body.Length + 1; i < script.Text.Length; i++)
+            {
+                sb.Append('\n');
             }
         }
         else
