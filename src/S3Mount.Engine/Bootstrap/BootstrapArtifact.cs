@@ -104,8 +104,8 @@ public sealed class BootstrapArtifact
 
         var loader = scriptUri is not null && format != BootstrapFormat.ParallelCluster ? BootstrapLoader.For(script, scriptUri, scriptRegion, scriptEndpointUrl) : null;
         var payload = loader is null
-            ? new Payload(script.Text, script.Description, BootstrapScript.NodePath, "s3mount-bootstrap.sh", "S3Mount bootstrap")
-            : new Payload(loader.Text, loader.Description, BootstrapLoader.NodePath, "s3mount-bootstrap-loader.sh", "S3Mount bootstrap loader");
+            ? new Payload(script.Text, script.Description, BootstrapScript.NodePath, "s3mount-bootstrap.sh", "S3Mount bootstrap", "its s3b_step lines say what each step does")
+            : new Payload(loader.Text, loader.Description, BootstrapLoader.NodePath, "s3mount-bootstrap-loader.sh", "S3Mount bootstrap loader", "its comments list the steps of the script it downloads");
         string? configuration = null;
         string text;
         switch (format)
@@ -142,8 +142,8 @@ public sealed class BootstrapArtifact
                 (loader is not null
                     ? "Merge it with a smaller document, or add -Compress."
                     : compress
-                    ? "Put the script where the nodes download it with -ScriptUri (the user data is then a loader of about 2 KB that checks the script's SHA-256), export fewer mounts per document, or leave the install out (install Mountpoint in the image)."
-                    : "Add -Compress (gzip: cloud-init and nodeadm decompress it), or put the script where the nodes download it with -ScriptUri (the user data is then a loader of about 2 KB)."),
+                    ? "Put the script where the nodes download it with -ScriptUri (the user data is then a loader of about 3 KB that checks the script's SHA-256), export fewer mounts per document, or leave the install out (install Mountpoint in the image)."
+                    : "Add -Compress (gzip: cloud-init and nodeadm decompress it), or put the script where the nodes download it with -ScriptUri (the user data is then a loader of 3-8 KB)."),
                 format.ToString());
         }
 
@@ -195,7 +195,7 @@ public sealed class BootstrapArtifact
         description.Select(d => prefix + "  " + d);
 
     // What a user data document carries and runs: the bootstrap script, or the loader that downloads it.
-    private sealed record Payload(string Text, IReadOnlyList<string> Description, string NodePath, string FileName, string Title);
+    private sealed record Payload(string Text, IReadOnlyList<string> Description, string NodePath, string FileName, string Title, string StepsWhere);
 
     /// <summary>
     /// <c>#cloud-config</c>: <c>write_files</c> puts the script at <see cref="BootstrapScript.NodePath"/> and
@@ -208,7 +208,7 @@ public sealed class BootstrapArtifact
         var sb = new StringBuilder();
         sb.Append("#cloud-config\n");
         sb.Append("# ").Append(script.Title).Append(" (Export-S3MountBootstrap): writes ").Append(script.NodePath).Append(" and runs it once, on the instance's first boot")
-            .Append(compressed ? " (its s3b_step lines say what each step does).\n" : ":\n");
+            .Append(compressed ? " (" + script.StepsWhere + ").\n" : ":\n");
         if (!compressed)
         {
             // Compressed, the script is in plain text below: no need to say it twice.

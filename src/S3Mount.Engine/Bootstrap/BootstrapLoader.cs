@@ -159,9 +159,9 @@ public sealed class BootstrapLoader
         {
             return S3PackagePresigner.ParseS3Uri(uri);
         }
-        catch (S3MountException e)
+        catch (S3MountException)
         {
-            throw Invalid(uri, e.Message);
+            throw Invalid(uri, "give s3://bucket/path/bootstrap.sh, a bucket name and an object key");
         }
     }
 
