@@ -212,22 +212,10 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         using var dir = new ImageRoot();
         using var server = new LoopbackHttp();
         server.Serve("/cluster-assets/boot.sh", Encoding.UTF8.GetBytes(Harmless));
-        var shims = Directory.CreateDirectory(Path.Combine(dir.Path, "shims")).FullName;
         var log = Path.Combine(dir.Path, "argv.log");
-        foreach (var name in new[] { "curl", "awk", "sha256sum", "od", "tr", "sed", "head", "mktemp", "rm", "cat", "mkdir", "cp", "chmod", "mv", "date", "stat", "wc", "logger", "systemd-cat", "sleep", "openssl", "wget" })
-        {
-            var real = Sh.Find(name);
-            if (real is null)
-            {
-                continue;
-            }
-
-            File.WriteAllText(Path.Combine(shims, name), "#!/bin/sh\nprintf '%s\\n' \"$0 $*\" >>" + Scripts.NodeScript.ShellQuote(log) + "\nexec " + real + " \"$@\"\n");
-            File.SetUnixFileMode(Path.Combine(shims, name), (UnixFileMode)0x1ED);
-        }
-
+        var shims = Programs(Path.Combine(dir.Path, "shims"), log);
         var loader = Loader(Harmless, "s3://cluster-assets/boot.sh", "us-east-1", dir.Path, server.Url.TrimEnd('/'));
-        var r = RunLoader("dash", loader, dir.Path, ("PATH", shims + ":/usr/bin:/bin"), ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        var r = RunLoader("dash", loader, dir.Path, ("PATH", shims), ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
             ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), ("AWS_SESSION_TOKEN", "FwoGZXIvYXdzE-session-token"));
         Assert.True(r.Code == 3, r.Said);
         var argv = File.ReadAllText(log);
@@ -238,6 +226,39 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         {
             Assert.DoesNotContain(secret, argv, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void With_wget_and_no_curl_the_loader_signs_takes_the_role_and_refuses_the_same_way()
+    {
+        Sh.Require("wget");
+        using var dir = new ImageRoot();
+        using var server = new LoopbackHttp();
+        var bytes = Encoding.UTF8.GetBytes(Harmless);
+        server.Serve("/cluster-assets/boot.sh", bytes);
+        server.Serve("PUT /latest/api/token", Encoding.UTF8.GetBytes("IMDS-TOKEN-2"), require: ("X-aws-ec2-metadata-token-ttl-seconds", "300"));
+        server.Serve("/latest/meta-data/iam/security-credentials/", Encoding.UTF8.GetBytes("node-role\n"), require: ("X-aws-ec2-metadata-token", "IMDS-TOKEN-2"));
+        server.Serve("/latest/meta-data/iam/security-credentials/node-role", Encoding.UTF8.GetBytes(
+            "{\"Code\":\"Success\",\"AccessKeyId\":\"ASIAWGETKEY\",\"SecretAccessKey\":\"wget/secret\",\"Token\":\"wget-token\"}"), require: ("X-aws-ec2-metadata-token", "IMDS-TOKEN-2"));
+        var path = ("PATH", Programs(Path.Combine(dir.Path, "bin"), null, "curl"));
+        var loader = Loader(Harmless, "s3://cluster-assets/boot.sh", "us-east-1", dir.Path, server.Url.TrimEnd('/'));
+        var r = RunLoader("dash", loader, dir.Path, path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url), ("S3L_NOW", "20261202T101500Z"));
+        Assert.True(r.Code == 3, r.Said);
+        var got = server.Requests.Last();
+        Assert.StartsWith("Wget/", got.Header("User-Agent"), StringComparison.Ordinal);
+        Assert.Equal("wget-token", got.Header("x-amz-security-token"));
+        Assert.Equal(Botocore(server.Url.TrimEnd('/') + "/cluster-assets/boot.sh", "us-east-1", "ASIAWGETKEY", "wget/secret", "wget-token", "2026-12-02T10:15:00"), got.Header("Authorization"));
+
+        // A changed script, and a missing one with S3's error, as through curl.
+        server.Serve("/cluster-assets/boot.sh", Encoding.UTF8.GetBytes(Harmless + "# changed\n"));
+        r = RunLoader("dash", loader, dir.Path, path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url));
+        Assert.True(r.Code == 1, r.Said);
+        Assert.Contains("is not the script this user data was exported with", r.StdErr, StringComparison.Ordinal);
+        server.Serve("/cluster-assets/boot.sh", null, 403, "<Error><Code>AccessDenied</Code></Error>");
+        r = RunLoader("dash", loader, dir.Path, path, ("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.Url));
+        Assert.True(r.Code == 1, r.Said);
+        Assert.Contains("(HTTP 403, AccessDenied); nothing was run.", r.StdErr, StringComparison.Ordinal);
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dir.Path, "saved/bootstrap.sh")));
     }
 
     [Fact]
@@ -271,6 +292,27 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
     }
 
     // --- helpers ----------------------------------------------------------------------------------------------------
+
+    // A directory of the programs the loader may run (but those WITHOUT), for PATH: each a shim that runs the real one,
+    // and first appends its command line to LOG when one is given.
+    private static string Programs(string dir, string? log, params string[] without)
+    {
+        Directory.CreateDirectory(dir);
+        foreach (var name in new[] { "curl", "wget", "awk", "sha256sum", "od", "tr", "sed", "head", "mktemp", "rm", "cat", "mkdir", "cp", "chmod", "mv", "date", "stat", "wc", "logger", "systemd-cat", "sleep", "openssl" }.Except(without))
+        {
+            var real = Sh.Find(name);
+            if (real is null)
+            {
+                continue;
+            }
+
+            var file = Path.Combine(dir, name);
+            File.WriteAllText(file, "#!/bin/sh\n" + (log is null ? string.Empty : "printf '%s\\n' \"$0 $*\" >>" + Scripts.NodeScript.ShellQuote(log) + "\n") + "exec " + real + " \"$@\"\n");
+            File.SetUnixFileMode(file, (UnixFileMode)0x1ED);
+        }
+
+        return dir;
+    }
 
     // The loader of a harmless script, keeping it under DIR/saved instead of /var/lib/s3mount.
     private static string Loader(string script, string uri, string? region, string dir, string? endpoint = null) =>

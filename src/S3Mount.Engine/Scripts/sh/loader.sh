@@ -43,7 +43,8 @@ s3l_http() {
       -X "$1" -H "@$4" -w '%{http_code}' -o "$3" -- "$2" || true
   elif command -v wget >/dev/null 2>&1; then
     sed 's/^/header = /' "$4" >"$S3L_DIR/wgetrc"
-    if wget -q --config="$S3L_DIR/wgetrc" --tries=5 --waitretry=2 --timeout=30 --method="$1" -O "$3" -- "$2"; then printf 200; else printf 000; fi
+    wget -q -S --content-on-error --config="$S3L_DIR/wgetrc" --tries=5 --waitretry=2 --timeout=30 --method="$1" -O "$3" -- "$2" 2>"$S3L_DIR/wget.err"
+    awk '$1 ~ /^HTTP\// { s = $2 } END { printf "%s", s == "" ? "000" : s }' "$S3L_DIR/wget.err"
   else
     s3l_fail "neither curl nor wget is installed on this node, so $S3L_URI cannot be downloaded."
   fi
