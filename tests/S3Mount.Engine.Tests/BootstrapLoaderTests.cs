@@ -97,6 +97,7 @@ public class BootstrapLoaderTests(ITestOutputHelper output)
         var mime = BootstrapArtifact.Build(script, BootstrapFormat.Mime, compress: true, scriptUri: "https://assets.example.com/boot.sh");
         var text = Encoding.UTF8.GetString(BootstrapArtifact.Gunzip(mime.Bytes));
         Assert.Contains("filename=\"s3mount-bootstrap-loader.sh\"", text, StringComparison.Ordinal);
+        Assert.Contains("Content-Description: S3Mount bootstrap loader (Export-S3MountBootstrap), 3 step(s)\n", text, StringComparison.Ordinal);
         Assert.Contains(mime.Loader!.Text, text, StringComparison.Ordinal);
         var shell = BootstrapArtifact.Build(script, BootstrapFormat.Shell, scriptUri: "https://assets.example.com/boot.sh");
         Assert.Equal(shell.Loader!.Text, shell.Text);

@@ -104,8 +104,8 @@ public sealed class BootstrapArtifact
 
         var loader = scriptUri is not null && format != BootstrapFormat.ParallelCluster ? BootstrapLoader.For(script, scriptUri, scriptRegion, scriptEndpointUrl) : null;
         var payload = loader is null
-            ? new Payload(script.Text, script.Description, BootstrapScript.NodePath, "s3mount-bootstrap.sh", "S3Mount bootstrap", "its s3b_step lines say what each step does")
-            : new Payload(loader.Text, loader.Description, BootstrapLoader.NodePath, "s3mount-bootstrap-loader.sh", "S3Mount bootstrap loader", "its comments list the steps of the script it downloads");
+            ? new Payload(script.Text, script.Description, script.Steps.Count, BootstrapScript.NodePath, "s3mount-bootstrap.sh", "S3Mount bootstrap", "its s3b_step lines say what each step does")
+            : new Payload(loader.Text, loader.Description, script.Steps.Count, BootstrapLoader.NodePath, "s3mount-bootstrap-loader.sh", "S3Mount bootstrap loader", "its comments list the steps of the script it downloads");
         string? configuration = null;
         string text;
         switch (format)
@@ -195,7 +195,8 @@ public sealed class BootstrapArtifact
         description.Select(d => prefix + "  " + d);
 
     // What a user data document carries and runs: the bootstrap script, or the loader that downloads it.
-    private sealed record Payload(string Text, IReadOnlyList<string> Description, string NodePath, string FileName, string Title, string StepsWhere);
+    // Steps: how many steps the script has (the loader's description has one more line, the download).
+    private sealed record Payload(string Text, IReadOnlyList<string> Description, int Steps, string NodePath, string FileName, string Title, string StepsWhere);
 
     /// <summary>
     /// <c>#cloud-config</c>: <c>write_files</c> puts the script at <see cref="BootstrapScript.NodePath"/> and
@@ -283,7 +284,7 @@ public sealed class BootstrapArtifact
             }
 
             sb.Append("Content-Disposition: attachment; filename=\"").Append(script.FileName).Append('"').Append(nl);
-            sb.Append("Content-Description: ").Append(script.Title).Append(" (Export-S3MountBootstrap), ").Append(script.Description.Count.ToString(CultureInfo.InvariantCulture)).Append(" step(s)").Append(nl);
+            sb.Append("Content-Description: ").Append(script.Title).Append(" (Export-S3MountBootstrap), ").Append(script.Steps.ToString(CultureInfo.InvariantCulture)).Append(" step(s)").Append(nl);
             sb.Append(nl);
             if (plain)
             {
