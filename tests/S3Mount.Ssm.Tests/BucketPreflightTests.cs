@@ -28,7 +28,8 @@ public sealed class BucketPreflightTests : IDisposable
     private MountSpec Spec(string bucket, string? region = null, bool noSign = false, string? owner = null) =>
         MountSpec.Create(bucket, "/mnt/s3", options: new MountOptions { S3EndpointUrl = _s3.Endpoint.ToString().TrimEnd('/'), ForcePathStyle = true, BucketRegion = region, NoSignRequest = noSign, ExpectedBucketOwner = owner });
 
-    private static BucketPreflight Check(string nodeRegion = "us-east-1") => new(ResolvedAwsSettings.FromKeys(Ssm.AccessKey, Ssm.SecretKey, nodeRegion));
+    private static BucketPreflight Check(string nodeRegion = "us-east-1", Func<string, string?>? env = null) =>
+        new(ResolvedAwsSettings.FromKeys(Ssm.AccessKey, Ssm.SecretKey, nodeRegion), environment: env ?? (_ => null));
 
     [Fact]
     public async Task AnExistingBucketPassesWithItsRegion()
@@ -88,6 +89,29 @@ public sealed class BucketPreflightTests : IDisposable
         var r = await Check().CheckAsync(MountSpec.Create("fast--use1-az4--x-s3", "/mnt/x"), CancellationToken.None);
         Assert.False(r.Checked);
         Assert.Empty(_s3.Log);
+    }
+
+    [Fact]
+    public async Task AnS3EndpointOfTheSessionIsWhereTheCheckGoesAndWhatItsMessagesSay()
+    {
+        // AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL), as the AWS SDKs read it, when the mount has no --endpoint-url.
+        var spec = MountSpec.Create("genomics-ref", "/mnt/s3", options: new MountOptions { ForcePathStyle = true });
+        var fake = _s3.Endpoint.ToString().TrimEnd('/');
+        foreach (var name in new[] { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" })
+        {
+            _s3.Log.Clear();
+            var r = await Check(env: n => n == name ? fake : null).CheckAsync(spec, CancellationToken.None);
+            Assert.True(r.Checked);
+            Assert.Contains(_s3.Log, l => l.StartsWith("HEAD genomics-ref/ ", StringComparison.Ordinal));
+        }
+
+        var e = await Assert.ThrowsAsync<S3MountException>(() => Check(env: n => n == "AWS_ENDPOINT_URL_S3" ? fake : null).CheckAsync(MountSpec.Create("genomics-rfe", "/mnt/s3", options: new MountOptions { ForcePathStyle = true }), CancellationToken.None));
+        Assert.Equal(ErrorIds.BucketNotFound, e.ErrorId);
+        Assert.Contains("(S3 in us-east-1 at " + fake + " (environment variable AWS_ENDPOINT_URL_S3) answered 404", e.Message, StringComparison.Ordinal);
+
+        e = await Assert.ThrowsAsync<S3MountException>(() => Check(env: n => n == "AWS_ENDPOINT_URL" ? "not a url" : null).CheckAsync(spec, CancellationToken.None));
+        Assert.Equal(ErrorIds.BucketCheckFailed, e.ErrorId);
+        Assert.Contains("environment variable AWS_ENDPOINT_URL ('not a url') is not an absolute URL", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

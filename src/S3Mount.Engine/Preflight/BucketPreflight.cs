@@ -39,21 +39,24 @@ public sealed class BucketCheckResult
 /// (anonymous with <c>--no-sign-request</c>), addressed the way the nodes' mount-s3 will address it (its
 /// <c>--region</c>, <c>--endpoint-url</c>, path style, dual-stack, acceleration, expected owner). A bucket that does not
 /// exist, that the admin may not read, or that is not in the <c>--region</c> given is refused with a stable id, so a
-/// typo is one error instead of a thousand failed nodes. One instance checks each distinct bucket once; it is what every
-/// cmdlet that sends mounts to nodes calls (New-S3MountService, and the export and mount-map cmdlets).
+/// typo is one error instead of a thousand failed nodes. One instance checks each distinct bucket once; New-S3MountService
+/// calls it (Sync-S3MountService and Export-S3MountBootstrap do not check buckets).
 /// </summary>
 public sealed class BucketPreflight
 {
     private readonly ResolvedAwsSettings _admin;
     private readonly Func<AWSCredentials, AmazonS3Config, IAmazonS3> _clientFactory;
+    private readonly Func<string, string?> _env;
     private readonly ConcurrentDictionary<string, Task<BucketCheckResult>> _checked = new(StringComparer.Ordinal);
 
     /// <param name="admin">The admin's credentials and the nodes' region (the region SSM is called in).</param>
     /// <param name="clientFactory">Creates the S3 client (tests); defaults to <see cref="AmazonS3Client"/>.</param>
-    public BucketPreflight(ResolvedAwsSettings admin, Func<AWSCredentials, AmazonS3Config, IAmazonS3>? clientFactory = null)
+    /// <param name="environment">Reads environment variables (tests); defaults to the process environment.</param>
+    public BucketPreflight(ResolvedAwsSettings admin, Func<AWSCredentials, AmazonS3Config, IAmazonS3>? clientFactory = null, Func<string, string?>? environment = null)
     {
         _admin = admin ?? throw new ArgumentNullException(nameof(admin));
         _clientFactory = clientFactory ?? ((c, cfg) => new AmazonS3Client(c, cfg));
+        _env = environment ?? Environment.GetEnvironmentVariable;
     }
 
     /// <summary>Checks the bucket of <paramref name="spec"/> (once per distinct bucket and addressing); throws the refusal.</summary>
@@ -88,9 +91,19 @@ public sealed class BucketPreflight
             UseDualstackEndpoint = o.DualStack,
             UseAccelerateEndpoint = o.TransferAcceleration,
         };
-        if (o.S3EndpointUrl is not null)
+        // The mount's --endpoint-url, else an S3 endpoint this session configures as the AWS SDKs read it
+        // (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL): set here, so the check goes where its messages say it went.
+        var configured = o.S3EndpointUrl is null ? AwsSettingsResolver.ConfiguredEndpoint("S3", null, _env) : default;
+        var endpoint = o.S3EndpointUrl ?? configured.Url;
+        if (configured.Url is not null && !Uri.TryCreate(configured.Url, UriKind.Absolute, out _))
         {
-            config.ServiceURL = o.S3EndpointUrl;
+            throw new S3MountException(ErrorIds.BucketCheckFailed, S3MountErrorKind.InvalidArgument,
+                "Checking the bucket '" + spec.Bucket + "' failed: " + configured.Source + " ('" + configured.Url + "') is not an absolute URL. Correct it, or pass -SkipBucketCheck.", spec.Bucket);
+        }
+
+        if (endpoint is not null)
+        {
+            config.ServiceURL = endpoint;
             config.AuthenticationRegion = expected;
         }
         else
@@ -99,7 +112,9 @@ public sealed class BucketPreflight
         }
 
         AWSCredentials credentials = o.NoSignRequest ? new AnonymousAWSCredentials() : _admin.Credentials;
-        var where = o.S3EndpointUrl is null ? "in " + expected : "at " + o.S3EndpointUrl;
+        var where = o.S3EndpointUrl is not null ? "at " + o.S3EndpointUrl
+            : configured.Url is not null ? "in " + expected + " at " + configured.Url + " (" + configured.Source + ")"
+            : "in " + expected;
         using var s3 = _clientFactory(credentials, config);
         string? actual;
         try

@@ -296,7 +296,7 @@ public sealed class AwsSettingsResolver
                 "No AWS region was found. Pass -Region, run Set-DefaultAWSRegion, set region in the profile or set AWS_REGION.", null);
         }
 
-        var (endpointUrl, endpointSource) = ConfiguredEndpoint(request.EndpointUrl);
+        var (endpointUrl, endpointSource) = ConfiguredEndpoint("SSM", request.EndpointUrl, _env);
         Uri? endpoint = null;
         if (endpointUrl is not null)
         {
@@ -315,23 +315,25 @@ public sealed class AwsSettingsResolver
         };
     }
 
-    // The SSM endpoint as the AWS SDKs configure one ("service-specific endpoints"): the explicit one, else
-    // AWS_ENDPOINT_URL_SSM, else AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
-    private (string? Url, string? Source) ConfiguredEndpoint(string? explicitUrl)
+    /// <summary>
+    /// A service's endpoint as the AWS SDKs configure one ("service-specific endpoints"): the explicit one, else
+    /// AWS_ENDPOINT_URL_<paramref name="service"/>, else AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
+    /// </summary>
+    internal static (string? Url, string? Source) ConfiguredEndpoint(string service, string? explicitUrl, Func<string, string?> env)
     {
         if (!string.IsNullOrEmpty(explicitUrl))
         {
             return (explicitUrl, "-EndpointUrl");
         }
 
-        if (string.Equals(_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true", StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true", StringComparison.OrdinalIgnoreCase))
         {
             return (null, null);
         }
 
-        foreach (var name in new[] { "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL" })
+        foreach (var name in new[] { "AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL" })
         {
-            if (NullIfEmpty(_env(name)) is string url)
+            if (NullIfEmpty(env(name)) is string url)
             {
                 return (url, "environment variable " + name);
             }

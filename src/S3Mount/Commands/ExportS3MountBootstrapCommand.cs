@@ -315,8 +315,8 @@ public sealed class ExportS3MountBootstrapCommand : S3MountCmdlet
             request.Mounts.Add(new CreateRequest(spec) { Force = Force, NoStart = NoStart, NoEnable = NoEnable, KeepOnFailure = KeepOnFailure });
         }
 
-        // S3 preflight (issue 13): once the engine's bucket check lands, call it here for every mount's bucket (it
-        // exists, and BucketRegion matches its region), before anything is presigned or written; honour -SkipBucketCheck.
+        // No bucket check here: an export calls AWS only when asked to (presign, upload), so it works where S3 cannot be
+        // reached or no credentials are set (New-S3MountService checks buckets before it sends mounts to nodes).
         BootstrapArtifact artifact;
         try
         {
