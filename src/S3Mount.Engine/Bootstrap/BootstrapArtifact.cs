@@ -73,13 +73,13 @@ public sealed class BootstrapArtifact
     public bool IsUserData => Format is BootstrapFormat.CloudConfig or BootstrapFormat.Mime || (Format == BootstrapFormat.Shell && (Compressed || Loader is not null));
 
     /// <summary>The artifact's SHA-256, lower-case hex.</summary>
-    public string Sha256
+    public string Sha256 => Sha256Hex(Bytes);
+
+    // SHA-256 in lower-case hex, as sha256sum prints it (the artifact's, and the script a loader pins).
+    internal static string Sha256Hex(byte[] data)
     {
-        get
-        {
-            using var sha = SHA256.Create();
-            return string.Concat(sha.ComputeHash(Bytes).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
-        }
+        using var sha = SHA256.Create();
+        return string.Concat(sha.ComputeHash(data).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
     }
 
     /// <summary>

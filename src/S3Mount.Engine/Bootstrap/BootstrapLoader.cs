@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Security.Cryptography;
 using System.Text;
 using S3Mount.Engine.Errors;
 using S3Mount.Engine.Install;
@@ -69,11 +68,7 @@ public sealed class BootstrapLoader
     {
         var (url, signedRegion) = Locate(scriptUri, region, endpointUrl);
         var bytes = new UTF8Encoding(false).GetBytes(scriptText);
-        string sha;
-        using (var h = SHA256.Create())
-        {
-            sha = string.Concat(h.ComputeHash(bytes).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
-        }
+        var sha = BootstrapArtifact.Sha256Hex(bytes);
 
         var description = new[] { "download " + scriptUri + " (SHA-256 " + sha.Substring(0, 12) + "...), then run it:" }
             .Concat(steps.Select(d => "  " + d)).ToList();
@@ -119,7 +114,7 @@ public sealed class BootstrapLoader
         if (scriptUri!.StartsWith("s3://", StringComparison.Ordinal))
         {
             var (bucket, key) = ParseS3(scriptUri);
-            if (string.IsNullOrEmpty(region) || !System.Text.RegularExpressions.Regex.IsMatch(region, "^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$"))
+            if (string.IsNullOrEmpty(region) || !SpecValidator.RegionPattern.IsMatch(region))
             {
                 throw new S3MountException(BootstrapErrorIds.ScriptUriInvalid, S3MountErrorKind.InvalidArgument,
                     $"The nodes sign their download of {scriptUri} for its bucket's Region, and {(string.IsNullOrEmpty(region) ? "none is known" : "'" + region + "' is not one")}: give -Region (such as us-east-1), or set $StoredAWSRegion or AWS_REGION.", scriptUri);

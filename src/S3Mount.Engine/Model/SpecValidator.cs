@@ -13,7 +13,7 @@ namespace S3Mount.Engine.Model;
 /// </summary>
 public static class SpecValidator
 {
-    private static readonly Regex RegionPattern = new("^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$", RegexOptions.CultureInvariant);
+    internal static readonly Regex RegionPattern = new("^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$", RegexOptions.CultureInvariant);
     private static readonly Regex AccountPattern = new("^[0-9]{12}$", RegexOptions.CultureInvariant);
     internal static readonly Regex KmsKeyArnPattern = new("^arn:aws[a-z-]*:kms:[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:(?:key|alias)/[A-Za-z0-9/_+=,.@-]+$", RegexOptions.CultureInvariant);
     private static readonly Regex StorageClassPattern = new("^[A-Z][A-Z0-9_]{1,40}$", RegexOptions.CultureInvariant);
